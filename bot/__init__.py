@@ -1,0 +1,1 @@
+"""The Slack adapter and the web process."""

@@ -1,0 +1,210 @@
+"""The audit trail, written by the service layer in the same transaction as the change.
+
+A use case opens ``with change(actor) as ch:`` and reports what it did (``ch.created``,
+``ch.updated``, ``ch.deleted``). All rows of one use case share a ``change_id``, which is the
+handle for Undo: :func:`revert` undoes exactly that change, refuses to undo twice, and refuses
+when a field has moved on since (so an Undo never clobbers someone else's later edit).
+ORM signals are not used: they miss bulk updates.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from peewee import DateField, DateTimeField, ForeignKeyField, IntegrityError
+
+from crm.actors import Actor
+from crm.clock import utcnow
+from crm.db import database
+from crm.errors import Conflict, NotFound
+from crm.models import ENTITY_MODELS, AuditLog, BaseModel, StageChange
+
+UNDO_WINDOW = timedelta(minutes=10)
+SKIPPED_FIELDS = frozenset({"created_at", "updated_at"})
+
+# entity types audited besides ENTITY_MODELS (history rows a change may add)
+_EXTRA_MODELS: dict[str, type[BaseModel]] = {"stage_change": StageChange}
+
+
+def _models() -> dict[str, type[BaseModel]]:
+    return {**ENTITY_MODELS, **_EXTRA_MODELS}
+
+
+def entity_type_of(record: BaseModel) -> str:
+    for name, model in _models().items():
+        if type(record) is model:
+            return name
+    raise KeyError(type(record).__name__)
+
+
+def encode(value: Any) -> Any:
+    """A JSON-safe form of a field value that :func:`decode` turns back."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
+
+
+def decode(model: type[BaseModel], name: str, value: Any) -> Any:
+    if value is None:
+        return None
+    f = model._meta.fields[name]
+    if isinstance(f, DateTimeField):
+        return datetime.fromisoformat(value)
+    if isinstance(f, DateField):
+        return date.fromisoformat(value)
+    if type(f).__name__ == "MoneyField":
+        return Decimal(value)
+    return value
+
+
+def snapshot(record: BaseModel) -> dict[str, Any]:
+    """Every column's value, JSON-safe, foreign keys as ids."""
+    return {
+        name: encode(record.__data__.get(name))
+        for name in record._meta.fields
+        if name not in SKIPPED_FIELDS
+    }
+
+
+@dataclass
+class ChangeSet:
+    actor: Actor
+    change_id: str
+    rows: list[AuditLog] = field(default_factory=list)
+
+    def _write(self, action: str, record: BaseModel, changes: dict[str, list[Any]]) -> None:
+        a = self.actor
+        self.rows.append(
+            AuditLog.create(
+                company=a.company_id,
+                change_id=self.change_id,
+                actor_type=a.kind,
+                actor_member=a.member_id,
+                actor_token=a.token_id,
+                actor_label=a.label[:200],
+                origin=a.origin,
+                action=action,
+                entity_type=entity_type_of(record),
+                entity_id=record.id,
+                changes=changes,
+            )
+        )
+
+    def created(self, record: BaseModel) -> None:
+        self._write("create", record, {k: [None, v] for k, v in snapshot(record).items()})
+
+    def updated(self, record: BaseModel, before: dict[str, Any], action: str = "update") -> None:
+        """Record the fields that differ from ``before`` (a :func:`snapshot`); no-op if none."""
+        after = snapshot(record)
+        diff = {k: [before.get(k), v] for k, v in after.items() if before.get(k) != v}
+        if diff:
+            self._write(action, record, diff)
+
+    def deleted(self, record: BaseModel) -> None:
+        self._write("delete", record, {k: [v, None] for k, v in snapshot(record).items()})
+
+
+@contextmanager
+def change(actor: Actor) -> Iterator[ChangeSet]:
+    """One use case = one transaction = one change id."""
+    with database.atomic():
+        yield ChangeSet(actor, uuid.uuid4().hex)
+
+
+def history(actor: Actor, entity_type: str, entity_id: int, limit: int = 50) -> list[AuditLog]:
+    """A record's audit rows, newest first (scoped to the actor's company)."""
+    return list(
+        AuditLog.select()
+        .where(
+            (AuditLog.company == actor.company_id)
+            & (AuditLog.entity_type == entity_type)
+            & (AuditLog.entity_id == entity_id)
+        )
+        .order_by(AuditLog.id.desc())
+        .limit(limit)
+    )
+
+
+def revert(actor: Actor, change_id: str, *, window: timedelta | None = UNDO_WINDOW) -> str:
+    """Undo one change; returns the change id of the revert (itself audited).
+
+    Refused when the change is unknown in this company, already reverted, older than
+    ``window``, or when a field it set has changed since.
+    """
+    with change(actor) as ch:
+        rows = list(
+            AuditLog.select()
+            .where((AuditLog.company == actor.company_id) & (AuditLog.change_id == change_id))
+            .order_by(AuditLog.id.desc())
+        )
+        if not rows:
+            raise NotFound("That change was not found")
+        if any(r.reverted_at is not None for r in rows):
+            raise Conflict("That change was already undone")
+        if window is not None and utcnow() - rows[-1].created_at > window:
+            minutes = int(window.total_seconds() // 60)
+            raise Conflict(f"Undo is only possible within {minutes} minutes of the change")
+        # Claim the change first: a concurrent second Undo finds it reverted and stops.
+        claimed = (
+            AuditLog.update(reverted_at=utcnow())
+            .where(
+                (AuditLog.company == actor.company_id)
+                & (AuditLog.change_id == change_id)
+                & AuditLog.reverted_at.is_null()
+            )
+            .execute()
+        )
+        if claimed != len(rows):
+            raise Conflict("That change was already undone")
+        for row in rows:
+            _undo_row(ch, row)
+        for row in ch.rows:
+            row.revert_of = change_id
+            row.save()
+    return ch.change_id
+
+
+def _undo_row(ch: ChangeSet, row: AuditLog) -> None:
+    model = _models()[row.entity_type]
+    label = f"{row.entity_type} {row.entity_id}"
+    if row.action == "create":
+        record = model.get_or_none(model.id == row.entity_id)
+        if record is None:
+            return  # already gone
+        ch.deleted(record)
+        try:
+            with database.atomic():
+                record.delete_instance()
+        except IntegrityError:
+            raise Conflict(f"{label} is used by other records now and cannot be undone") from None
+        return
+    if row.action == "delete":
+        values = {k: decode(model, k, v[0]) for k, v in row.changes.items()}
+        record = model.create(**values)
+        ch.created(record)
+        return
+    record = model.get_or_none(model.id == row.entity_id)
+    if record is None:
+        raise Conflict(f"{label} no longer exists")
+    before = snapshot(record)
+    for name, (old, new) in row.changes.items():
+        if name not in model._meta.fields:
+            continue
+        if before.get(name) != new:
+            raise Conflict(f"{label} was changed again since ({name}); undo refused")
+        f = model._meta.fields[name]
+        setattr(
+            record,
+            f.name + ("_id" if isinstance(f, ForeignKeyField) else ""),
+            decode(model, name, old),
+        )
+    record.save()
+    ch.updated(record, before, action="revert")

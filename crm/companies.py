@@ -1,0 +1,207 @@
+"""Companies (one per Slack workspace) and their members, roles and settings.
+
+The first request from a workspace creates its company; members come from Slack's
+``users.info`` (workspace owners and admins start as ``admin``, everyone else as ``rep``) and
+are refreshed by the adapter at most daily (:func:`member_needs_refresh`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from peewee import IntegrityError
+
+from crm import permissions
+from crm.actors import Actor
+from crm.audit import change, snapshot
+from crm.clock import utcnow
+from crm.config import CURRENCY_CODES
+from crm.db import database
+from crm.errors import ValidationError
+from crm.models import ROLES, Company, Member
+from crm.tenancy import fetch
+
+MEMBER_REFRESH_AGE = timedelta(days=1)
+DEFAULT_TIERS = (Decimal(20_000), Decimal(50_000), Decimal(100_000))
+
+
+def get_or_create_company(team_id: str, name: str = "", currency: str = "ZMW") -> Company:
+    """Idempotent under concurrent first requests: the unique team id decides the winner."""
+    company = Company.get_or_none(Company.team_id == team_id)
+    if company is not None:
+        return company
+    try:
+        with database.atomic():
+            return Company.create(team_id=team_id, name=name or team_id, currency=currency)
+    except IntegrityError:
+        return Company.get(Company.team_id == team_id)
+
+
+def valid_tz(tz: str | None) -> str:
+    if not tz:
+        return "UTC"
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        return "UTC"
+    return tz
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What Slack's ``users.info`` tells us about a person."""
+
+    slack_user_id: str
+    name: str = ""
+    email: str | None = None
+    tz: str | None = None
+    is_admin: bool = False  # workspace owner or admin
+
+
+def upsert_member(company: Company, profile: Profile) -> Member:
+    """Create the member on first sight (role from Slack), refresh name/email/tz afterwards.
+
+    The role is only set at creation: later role changes are ours (``/crm role``), not Slack's.
+    """
+    now = utcnow()
+    fields = {
+        "name": profile.name[:200],
+        "email": profile.email,
+        "tz": valid_tz(profile.tz),
+        "refreshed_at": now,
+        "is_active": True,
+    }
+    member = Member.get_or_none(
+        (Member.company == company.id) & (Member.slack_user_id == profile.slack_user_id)
+    )
+    if member is None:
+        try:
+            with database.atomic():
+                return Member.create(
+                    company=company.id,
+                    slack_user_id=profile.slack_user_id,
+                    role="admin" if profile.is_admin else "rep",
+                    **fields,
+                )
+        except IntegrityError:
+            member = Member.get(
+                (Member.company == company.id) & (Member.slack_user_id == profile.slack_user_id)
+            )
+    Member.update(updated_at=now, **fields).where(Member.id == member.id).execute()
+    return Member.get_by_id(member.id)
+
+
+def find_member(company_id: int, slack_user_id: str) -> Member | None:
+    return Member.get_or_none(
+        (Member.company == company_id) & (Member.slack_user_id == slack_user_id)
+    )
+
+
+def member_needs_refresh(member: Member | None) -> bool:
+    return (
+        member is None
+        or member.refreshed_at is None
+        or (utcnow() - member.refreshed_at > MEMBER_REFRESH_AGE)
+    )
+
+
+def set_role(actor: Actor, member_id: int, role: str) -> Member:
+    """Admins only; the last admin cannot demote themselves (someone must manage roles)."""
+    permissions.require(actor, "manage_roles")
+    if role not in ROLES:
+        raise ValidationError("role", f"{role!r} is not a role", hint="rep, manager or admin")
+    with change(actor) as ch:
+        member = fetch(Member, actor, member_id, "member")
+        if member.role == "admin" and role != "admin":
+            admins = (
+                Member.select()
+                .where(
+                    (Member.company == actor.company_id)
+                    & (Member.role == "admin")
+                    & Member.is_active
+                )
+                .count()
+            )
+            if admins <= 1:
+                raise ValidationError(
+                    "role",
+                    "the workspace needs at least one admin",
+                    hint="making someone else admin first",
+                )
+        before = snapshot(member)
+        member.role = role
+        member.save()
+        ch.updated(member, before)
+    member.change_id = ch.change_id
+    return member
+
+
+def update_settings(
+    actor: Actor,
+    *,
+    currency: str | None = None,
+    tiers: tuple[Decimal, Decimal, Decimal] | None = None,
+    digest_channel: str | None = None,
+    timezone: str | None = None,
+    phone_region: str | None = None,
+) -> Company:
+    """Admins only. Tier thresholds must rise strictly (silver < gold < platinum)."""
+    permissions.require(actor, "manage_settings")
+    with change(actor) as ch:
+        company = Company.get_by_id(actor.company_id)
+        before = snapshot(company)
+        if currency is not None:
+            code = currency.strip().upper()
+            if code not in CURRENCY_CODES:
+                raise ValidationError(
+                    "currency",
+                    f"{currency!r} is not a supported currency",
+                    hint="currency=ZMW or currency=USD",
+                )
+            company.currency = code
+        if tiers is not None:
+            if len(tiers) != 3 or not (0 < tiers[0] < tiers[1] < tiers[2]):
+                raise ValidationError(
+                    "tiers", "thresholds must be three rising amounts", hint="tiers=20k,50k,100k"
+                )
+            company.tier_thresholds = [str(t) for t in tiers]
+        if digest_channel is not None:
+            company.digest_channel = digest_channel or None
+        if timezone is not None:
+            if valid_tz(timezone) != timezone:
+                raise ValidationError(
+                    "timezone",
+                    f"{timezone!r} is not an IANA time zone",
+                    hint="timezone=Africa/Lusaka",
+                )
+            company.timezone = timezone
+        if phone_region is not None:
+            region = phone_region.strip().upper()
+            if len(region) != 2 or not region.isalpha():
+                raise ValidationError(
+                    "region", f"{phone_region!r} is not a country code", hint="region=ZM"
+                )
+            company.phone_region = region
+        company.save()
+        ch.updated(company, before)
+    company.change_id = ch.change_id
+    return company
+
+
+def tier_thresholds(company: Company) -> tuple[Decimal, Decimal, Decimal]:
+    """The company's (silver, gold, platinum) lower bounds, or the defaults (rule 3)."""
+    if company.tier_thresholds:
+        a, b, c = (Decimal(x) for x in company.tier_thresholds)
+        return a, b, c
+    return DEFAULT_TIERS
+
+
+def members(actor: Actor) -> list[Member]:
+    return list(
+        Member.select()
+        .where((Member.company == actor.company_id) & Member.is_active)
+        .order_by(Member.name)
+    )

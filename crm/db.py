@@ -1,0 +1,52 @@
+"""The one database handle, bound at start-up from ``DATABASE_URL``.
+
+Models refer to :data:`database`, a proxy, so the same models serve SQLite (embedded default,
+tests) and PostgreSQL (production) and the tests can point them at a throwaway database.
+Peewee keeps one connection per thread; web threads and worker threads each open theirs with
+``database.connection_context()`` and every use case runs inside ``database.atomic()``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlparse
+
+from peewee import Database, DatabaseProxy, PostgresqlDatabase
+from playhouse.db_url import connect as connect_url
+
+database = DatabaseProxy()
+
+SQLITE_PRAGMAS = {
+    "journal_mode": "wal",  # readers never block the writer
+    "foreign_keys": 1,
+    "synchronous": "normal",  # safe with WAL, much faster than FULL
+    "cache_size": -64 * 1024,  # 64 MiB
+}
+
+
+def open_database(url: str) -> Database:
+    """Build (but do not connect) the database for ``url`` and bind the models to it.
+
+    PostgreSQL URLs get the pooled driver: web and worker threads come and go, and a pool keeps
+    reconnect cost off the hot path.
+    """
+    scheme = urlparse(url).scheme
+    kwargs: dict[str, Any] = {}
+    if scheme.startswith("sqlite"):
+        kwargs.update(pragmas=SQLITE_PRAGMAS, timeout=15)
+    elif scheme in ("postgres", "postgresql"):
+        url = url.replace(f"{scheme}://", "postgresql+pool://", 1)
+        kwargs.update(max_connections=32, stale_timeout=300, timeout=10)
+    db = connect_url(url, autorollback=False, **kwargs)
+    database.initialize(db)
+    return db
+
+
+def is_postgres() -> bool:
+    return isinstance(database.obj, PostgresqlDatabase)
+
+
+def ensure_connected() -> None:
+    """Open this thread's connection if it is not open yet (CLI and long-lived threads)."""
+    if database.is_closed():
+        database.connect(reuse_if_open=True)

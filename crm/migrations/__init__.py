@@ -1,0 +1,1 @@
+"""Numbered migration scripts for ``playhouse.migrations`` (``crm migrate`` applies them)."""

@@ -1,0 +1,543 @@
+"""Every table of the CRM (SPEC 3), on the database proxy from :mod:`crm.db`.
+
+Conventions that the services rely on:
+- every tenant table carries ``company`` (rule 8: queries are always scoped by it);
+- money is :class:`MoneyField`, integer minor units in the database, ``Decimal`` in Python;
+- timestamps are naive UTC (see :mod:`crm.clock`);
+- polymorphic subjects keep the original system's ``*_type`` / ``*_id`` column pairs.
+Schema changes go through ``crm/migrations`` (``crm makemigrations``, ``crm migrate``).
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from peewee import (
+    BigIntegerField,
+    BooleanField,
+    CharField,
+    DateField,
+    DateTimeField,
+    FloatField,
+    ForeignKeyField,
+    IntegerField,
+    Model,
+    TextField,
+)
+
+from crm.clock import utcnow
+from crm.db import database
+
+CENT = Decimal("0.01")
+
+
+class MoneyField(BigIntegerField):
+    """Exact money: stored as integer minor units (cents), exposed as ``Decimal``.
+
+    Integers sum exactly in SQL on SQLite and PostgreSQL alike (SQLite's DECIMAL affinity
+    would silently store floats).
+    """
+
+    def db_value(self, value: Any) -> int | None:
+        if value is None:
+            return None
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = Decimal(value)
+        if not isinstance(value, Decimal):
+            value = Decimal(str(value))
+        return int((value * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+    def python_value(self, value: Any) -> Decimal | None:
+        if value is None:
+            return None
+        return (Decimal(int(value)) / 100).quantize(CENT)
+
+
+class JSONField(TextField):
+    """JSON kept as text so that both databases store it the same way."""
+
+    def db_value(self, value: Any) -> str | None:
+        if value is None:
+            return None
+        return json.dumps(value, sort_keys=True, default=str)
+
+    def python_value(self, value: Any) -> Any:
+        if value is None or value == "":
+            return None
+        return json.loads(value)
+
+
+class BaseModel(Model):
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        database = database
+        legacy_table_names = False
+
+    def save(self, *args: Any, **kwargs: Any) -> int:
+        if self._pk is not None:
+            self.updated_at = utcnow()
+        return super().save(*args, **kwargs)
+
+
+# --- companies and people ---------------------------------------------------------------
+
+
+class Company(BaseModel):
+    """One Slack workspace. ``team_id`` is the key the outside world knows it by."""
+
+    team_id = CharField(max_length=32, unique=True)
+    name = CharField(max_length=200, default="")
+    currency = CharField(max_length=3, default="ZMW")
+    phone_region = CharField(max_length=2, default="ZM")
+    timezone = CharField(max_length=64, default="Africa/Lusaka")
+    tier_thresholds = JSONField(null=True)  # [silver, gold, platinum] lower bounds; None = defaults
+    digest_channel = CharField(max_length=32, null=True)
+    settings = JSONField(null=True)
+
+    class Meta:
+        table_name = "cms_companies"
+
+
+class TenantModel(BaseModel):
+    company = ForeignKeyField(Company, on_delete="CASCADE")
+
+
+ROLES = ("rep", "manager", "admin")
+
+
+class Member(TenantModel):
+    slack_user_id = CharField(max_length=32)
+    name = CharField(max_length=200, default="")
+    email = CharField(max_length=254, null=True)
+    tz = CharField(max_length=64, default="UTC")
+    role = CharField(max_length=16, default="rep")
+    is_active = BooleanField(default=True)
+    refreshed_at = DateTimeField(null=True)
+
+    class Meta:
+        table_name = "cms_members"
+        indexes = ((("company", "slack_user_id"), True),)
+
+
+# --- leads, customers, orders -----------------------------------------------------------
+
+LEAD_SOURCES = ("website", "referral", "event", "cold_call", "social", "email", "partner", "other")
+LEAD_STATUSES = ("new", "contacted", "qualified", "won", "lost")
+PRIORITIES = ("low", "medium", "high")
+
+
+class Lead(TenantModel):
+    name = CharField(max_length=200)
+    email = CharField(max_length=254, null=True)
+    phone = CharField(max_length=32, null=True)
+    company_name = CharField(max_length=200, null=True)
+    source = CharField(max_length=16, default="other")
+    status = CharField(max_length=16, default="new")
+    priority = CharField(max_length=8, default="medium")
+    estimated_value = MoneyField(null=True)
+    probability = IntegerField(null=True)
+    assigned_to = ForeignKeyField(Member, null=True, on_delete="SET NULL")
+    tags = JSONField(default=list)
+    last_contacted_at = DateTimeField(null=True)
+    converted_at = DateTimeField(null=True)
+    lost_reason = TextField(null=True)
+
+    class Meta:
+        table_name = "cms_leads"
+        indexes = (
+            (("company", "status"), False),
+            (("company", "email"), False),
+            (("company", "phone"), False),
+        )
+
+
+class Customer(TenantModel):
+    name = CharField(max_length=200)
+    email = CharField(max_length=254, null=True)
+    phone = CharField(max_length=32, null=True)
+    company_name = CharField(max_length=200, null=True)
+    industry = CharField(max_length=100, null=True)
+    tags = JSONField(default=list)
+    # unique: a lead converts at most once, enforced by the database too (rule 1)
+    lead = ForeignKeyField(Lead, null=True, unique=True, on_delete="SET NULL")
+    assigned_to = ForeignKeyField(Member, null=True, on_delete="SET NULL")
+    last_contacted_at = DateTimeField(null=True)
+    unsubscribed = JSONField(default=list)  # channels: "email", "sms", ...
+
+    class Meta:
+        table_name = "cms_customers"
+        indexes = (
+            (("company", "email"), False),
+            (("company", "phone"), False),
+        )
+
+
+OPPORTUNITY_STAGES = (
+    "prospecting",
+    "qualification",
+    "proposal",
+    "negotiation",
+    "closed_won",
+    "closed_lost",
+)
+OPEN_STAGES = OPPORTUNITY_STAGES[:4]
+STAGE_PROBABILITY = {
+    "prospecting": 10,
+    "qualification": 25,
+    "proposal": 50,
+    "negotiation": 75,
+    "closed_won": 100,
+    "closed_lost": 0,
+}
+
+
+class Opportunity(TenantModel):
+    name = CharField(max_length=200)
+    customer = ForeignKeyField(Customer, null=True, on_delete="SET NULL")
+    lead = ForeignKeyField(Lead, null=True, on_delete="SET NULL")
+    amount = MoneyField(default=0)
+    probability = IntegerField(default=10)  # effective probability, used by weighted sums
+    probability_explicit = BooleanField(default=False)  # True: stage moves keep it
+    stage = CharField(max_length=16, default="prospecting")
+    expected_close_date = DateField(null=True)
+    actual_close_date = DateField(null=True)
+    assigned_to = ForeignKeyField(Member, null=True, on_delete="SET NULL")
+    loss_reason = TextField(null=True)
+    last_contacted_at = DateTimeField(null=True)
+
+    class Meta:
+        table_name = "cms_opportunities"
+        indexes = (
+            (("company", "stage"), False),
+            (("company", "assigned_to", "stage"), False),
+        )
+
+
+class Order(TenantModel):
+    customer = ForeignKeyField(Customer, on_delete="CASCADE")
+    amount = MoneyField()
+    cost = MoneyField(null=True)
+    ordered_at = DateTimeField(default=utcnow)
+    external_ref = CharField(max_length=100, null=True)
+    opportunity = ForeignKeyField(Opportunity, null=True, on_delete="SET NULL")
+
+    class Meta:
+        table_name = "cms_orders"
+        indexes = (
+            (("company", "external_ref"), True),  # a repeated import adds nothing
+            (("customer", "ordered_at"), False),
+        )
+
+
+class StageChange(TenantModel):
+    """Every status/stage move of a lead or opportunity: analytics read history, not guesses."""
+
+    entity_type = CharField(max_length=16)  # "lead" | "opportunity"
+    entity_id = IntegerField()
+    from_stage = CharField(max_length=16, null=True)  # None: the record was created
+    to_stage = CharField(max_length=16)
+    changed_at = DateTimeField(default=utcnow)
+    actor = ForeignKeyField(Member, null=True, on_delete="SET NULL")
+
+    class Meta:
+        table_name = "cms_stage_changes"
+        indexes = (
+            (("company", "entity_type", "entity_id"), False),
+            (("company", "entity_type", "to_stage", "changed_at"), False),
+        )
+
+
+# --- communication and follow-ups ---------------------------------------------------------
+
+SUBJECT_TYPES = ("lead", "customer", "opportunity")
+COMMUNICATION_TYPES = ("call", "email", "meeting", "note", "sms", "message")
+DIRECTIONS = ("inbound", "outbound")
+
+
+class Communication(TenantModel):
+    communicable_type = CharField(max_length=16)
+    communicable_id = IntegerField()
+    type = CharField(max_length=16)
+    direction = CharField(max_length=8, default="outbound")
+    subject = CharField(max_length=255, null=True)
+    content = TextField(default="")
+    communicated_at = DateTimeField(default=utcnow)
+    duration_minutes = IntegerField(null=True)
+    attachments = JSONField(default=list)
+    author = ForeignKeyField(Member, null=True, on_delete="SET NULL")
+    permalink = CharField(max_length=500, null=True)
+
+    class Meta:
+        table_name = "cms_communications"
+        indexes = ((("company", "communicable_type", "communicable_id", "communicated_at"), False),)
+
+
+FOLLOW_UP_STATUSES = ("pending", "overdue", "completed", "cancelled")
+
+
+class FollowUp(TenantModel):
+    followable_type = CharField(max_length=16)
+    followable_id = IntegerField()
+    title = CharField(max_length=255)
+    notes = TextField(null=True)
+    due_at = DateTimeField()
+    priority = CharField(max_length=8, default="medium")
+    assigned_to = ForeignKeyField(Member, null=True, on_delete="SET NULL")
+    status = CharField(max_length=16, default="pending")
+    completed_at = DateTimeField(null=True)
+    completion_notes = TextField(null=True)
+    permalink = CharField(max_length=500, null=True)
+    # reminder bookkeeping (workers): claimed before the Slack call, given back on failure
+    last_reminded_at = DateTimeField(null=True)
+    reminder_count = IntegerField(default=0)
+    snoozed_until = DateTimeField(null=True)
+    reminder_claimed_at = DateTimeField(null=True)
+    reminder_channel = CharField(max_length=32, null=True)
+    reminder_ts = CharField(max_length=32, null=True)
+
+    class Meta:
+        table_name = "cms_follow_ups"
+        indexes = (
+            (("status", "due_at"), False),  # the overdue scan across companies
+            (("company", "status", "due_at"), False),
+            (("company", "followable_type", "followable_id"), False),
+            (("assigned_to", "status"), False),
+        )
+
+
+# --- segments, campaigns, metrics ---------------------------------------------------------
+
+
+class CustomerSegment(TenantModel):
+    name = CharField(max_length=200)
+    description = TextField(null=True)
+    criteria = JSONField(default=dict)
+    customer_count = IntegerField(default=0)
+    counted_at = DateTimeField(null=True)
+    is_active = BooleanField(default=True)
+
+    class Meta:
+        table_name = "cms_customer_segments"
+        indexes = ((("company", "name"), True),)
+
+
+CAMPAIGN_CHANNELS = ("email", "sms", "social", "event")
+CAMPAIGN_STATUSES = ("draft", "scheduled", "sending", "paused", "sent", "cancelled")
+
+
+class Campaign(TenantModel):
+    name = CharField(max_length=200)
+    channel = CharField(max_length=16)
+    segment = ForeignKeyField(CustomerSegment, null=True, on_delete="SET NULL")
+    customer_ids = JSONField(null=True)  # a custom list instead of a segment
+    subject = CharField(max_length=255, null=True)
+    body = TextField(default="")
+    scheduled_at = DateTimeField(null=True)
+    status = CharField(max_length=16, default="draft")
+    budget = MoneyField(null=True)
+    cost = MoneyField(null=True)
+    goal_type = CharField(max_length=16, null=True)  # "conversions" | "revenue"
+    goal_value = MoneyField(null=True)
+    attribution_days = IntegerField(default=30)
+    target_channel = CharField(max_length=500, null=True)  # social: Slack channel or webhook URL
+    event_at = DateTimeField(null=True)
+    event_location = CharField(max_length=255, null=True)
+    created_by = ForeignKeyField(Member, null=True, on_delete="SET NULL")
+    started_at = DateTimeField(null=True)
+    finished_at = DateTimeField(null=True)
+    audience_count = IntegerField(default=0)
+    sent_count = IntegerField(default=0)
+    skipped_count = IntegerField(default=0)
+    failed_count = IntegerField(default=0)
+    opened_count = IntegerField(default=0)
+    clicked_count = IntegerField(default=0)
+    converted_count = IntegerField(default=0)
+    attributed_revenue = MoneyField(default=0)
+
+    class Meta:
+        table_name = "cms_campaigns"
+        indexes = ((("status", "scheduled_at"), False),)
+
+
+class CampaignRecipient(TenantModel):
+    """One row per customer and campaign: the reason every message goes out once."""
+
+    campaign = ForeignKeyField(Campaign, on_delete="CASCADE")
+    customer = ForeignKeyField(Customer, on_delete="CASCADE")
+    status = CharField(max_length=16, default="pending")  # pending|sending|sent|skipped|failed
+    token = CharField(max_length=64, unique=True)
+    claimed_at = DateTimeField(null=True)
+    attempts = IntegerField(default=0)
+    sent_at = DateTimeField(null=True)
+    opened_at = DateTimeField(null=True)
+    clicked_at = DateTimeField(null=True)
+    converted_at = DateTimeField(null=True)
+    unsubscribed_at = DateTimeField(null=True)
+    error = TextField(null=True)
+
+    class Meta:
+        table_name = "cms_campaign_recipients"
+        indexes = (
+            (("campaign", "customer"), True),
+            (("campaign", "status"), False),
+        )
+
+
+class CampaignEvent(TenantModel):
+    recipient = ForeignKeyField(CampaignRecipient, on_delete="CASCADE")
+    kind = CharField(max_length=16)  # open|click|unsubscribe|rsvp|conversion
+    url = TextField(null=True)
+    occurred_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "cms_campaign_events"
+
+
+TIERS = ("bronze", "silver", "gold", "platinum")
+CHURN_RISKS = ("low", "medium", "high")
+
+
+class CustomerMetric(TenantModel):
+    customer = ForeignKeyField(Customer, unique=True, on_delete="CASCADE")
+    order_count = IntegerField(default=0)
+    lifetime_value = MoneyField(default=0)
+    average_order_value = MoneyField(default=0)
+    purchase_frequency = FloatField(default=0)  # orders per month since the first purchase
+    first_purchase_at = DateTimeField(null=True)
+    last_purchase_at = DateTimeField(null=True)
+    days_since_last_purchase = IntegerField(null=True)
+    total_revenue = MoneyField(default=0)
+    total_profit = MoneyField(default=0)
+    profit_margin = FloatField(null=True)  # percent; None without revenue
+    tier = CharField(max_length=16, default="bronze")
+    churn_risk = CharField(max_length=8, null=True)  # None: no purchases yet
+    computed_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "cms_customer_metrics"
+        indexes = ((("company", "tier"), False),)
+
+
+# --- audit, tokens, idempotency, Slack ------------------------------------------------------
+
+
+class ApiToken(TenantModel):
+    name = CharField(max_length=100)
+    token_hash = CharField(max_length=64, unique=True)  # sha256; the token itself is never stored
+    prefix = CharField(max_length=16)  # shown in listings so people can tell tokens apart
+    last_used_at = DateTimeField(null=True)
+    revoked_at = DateTimeField(null=True)
+
+    class Meta:
+        table_name = "cms_api_tokens"
+
+
+class AuditLog(TenantModel):
+    """Append-only; rows of one use case share ``change_id`` so Undo reverts exactly that."""
+
+    change_id = CharField(max_length=32)
+    actor_type = CharField(max_length=8)  # member | token | system
+    actor_member = ForeignKeyField(Member, null=True, on_delete="SET NULL")
+    actor_token = ForeignKeyField(ApiToken, null=True, on_delete="SET NULL")
+    actor_label = CharField(max_length=200, default="")
+    origin = CharField(max_length=8)  # slack | api | cli | worker
+    action = CharField(max_length=32)  # create | update | delete | convert | revert | ...
+    entity_type = CharField(max_length=32)
+    entity_id = IntegerField()
+    changes = JSONField(default=dict)  # {field: [before, after]}
+    reverted_at = DateTimeField(null=True)
+    revert_of = CharField(max_length=32, null=True)
+
+    class Meta:
+        table_name = "cms_audit_log"
+        indexes = (
+            (("company", "entity_type", "entity_id"), False),
+            (("company", "change_id"), False),
+        )
+
+
+class IdempotencyKey(TenantModel):
+    """A submission key (Slack view id, retry id, API Idempotency-Key) seen once per company."""
+
+    key = CharField(max_length=200)
+    entity_type = CharField(max_length=32, null=True)
+    entity_id = IntegerField(null=True)
+    change_id = CharField(max_length=32, null=True)
+
+    class Meta:
+        table_name = "cms_idempotency_keys"
+        indexes = ((("company", "key"), True),)
+
+
+class SlackInstallation(BaseModel):
+    """An OAuth installation (multi-workspace mode); Bolt's installation store reads these."""
+
+    client_id = CharField(max_length=64, default="")
+    enterprise_id = CharField(max_length=32, null=True)
+    team_id = CharField(max_length=32, null=True)
+    user_id = CharField(max_length=32, default="")
+    bot_token = TextField(null=True)
+    bot_id = CharField(max_length=32, null=True)
+    bot_user_id = CharField(max_length=32, null=True)
+    data = JSONField(default=dict)
+    installed_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "slack_installations"
+        indexes = ((("client_id", "enterprise_id", "team_id", "installed_at"), False),)
+
+
+class SlackOAuthState(BaseModel):
+    state = CharField(max_length=200, unique=True)
+    expire_at = DateTimeField()
+
+    class Meta:
+        table_name = "slack_oauth_states"
+
+
+ALL_MODELS: tuple[type[BaseModel], ...] = (
+    Company,
+    Member,
+    Lead,
+    Customer,
+    Opportunity,
+    Order,
+    StageChange,
+    Communication,
+    FollowUp,
+    CustomerSegment,
+    Campaign,
+    CampaignRecipient,
+    CampaignEvent,
+    CustomerMetric,
+    ApiToken,
+    AuditLog,
+    IdempotencyKey,
+    SlackInstallation,
+    SlackOAuthState,
+)
+
+SUBJECT_MODELS: dict[str, type[TenantModel]] = {
+    "lead": Lead,
+    "customer": Customer,
+    "opportunity": Opportunity,
+}
+
+
+ENTITY_MODELS: dict[str, type[BaseModel]] = {
+    "company": Company,
+    "member": Member,
+    "lead": Lead,
+    "customer": Customer,
+    "opportunity": Opportunity,
+    "order": Order,
+    "communication": Communication,
+    "followup": FollowUp,
+    "segment": CustomerSegment,
+    "campaign": Campaign,
+    "token": ApiToken,
+}

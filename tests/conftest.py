@@ -1,0 +1,166 @@
+"""Database fixtures: every test that asks for ``db`` runs on SQLite and on PostgreSQL.
+
+``CRM_TEST_BACKENDS`` (default ``sqlite,postgres``) narrows the backends while developing;
+CI runs both. PostgreSQL gets one throwaway database per test process (made at start,
+dropped at the end), migrated once and truncated between tests; SQLite gets a fresh copy of a
+migrated template file per test. Both are built by the real migrations, not create_tables.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg2
+import pytest
+from peewee import Database, PostgresqlDatabase
+
+from crm.actors import Actor
+from crm.companies import Profile, get_or_create_company, upsert_member
+from crm.db import database, open_database
+from crm.models import ALL_MODELS, Company, Member
+from crm.schema import migrate
+
+BACKENDS = [
+    b.strip()
+    for b in os.environ.get("CRM_TEST_BACKENDS", "sqlite,postgres").split(",")
+    if b.strip()
+]
+PG_ADMIN_DSN = os.environ.get(
+    "CRM_TEST_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+)
+PG_URL_BASE = os.environ.get("CRM_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432")
+
+
+@dataclass
+class TestDB:
+    backend: str
+    url: str
+    database: Database
+
+
+def _pg_admin(sql: str) -> None:
+    conn = psycopg2.connect(PG_ADMIN_DSN)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql)
+    finally:
+        conn.close()
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    name = f"crm_test_{uuid.uuid4().hex[:10]}"
+    _pg_admin(f'CREATE DATABASE "{name}"')
+    url = f"{PG_URL_BASE}/{name}"
+    db = open_database(url)
+    with db.connection_context():
+        migrate(db)
+    db.close_all() if hasattr(db, "close_all") else db.close()
+    yield url
+    _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "crm.db"
+    db = open_database(f"sqlite:///{path}")
+    with db.connection_context():
+        migrate(db)
+        db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+    return path
+
+
+def _truncate_pg(db: Database) -> None:
+    tables = ", ".join(f'"{m._meta.table_name}"' for m in ALL_MODELS)
+    db.execute_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+
+
+@pytest.fixture(params=BACKENDS)
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TestDB]:
+    backend = request.param
+    if backend == "sqlite":
+        template = request.getfixturevalue("sqlite_template")
+        path = tmp_path / "crm.db"
+        shutil.copy(template, path)
+        url = f"sqlite:///{path}"
+        handle = open_database(url)
+    elif backend == "postgres":
+        url = request.getfixturevalue("pg_url")
+        handle = open_database(url)
+        with handle.connection_context():
+            _truncate_pg(handle)
+    else:
+        raise pytest.UsageError(f"unknown backend {backend!r} in CRM_TEST_BACKENDS")
+    handle.connect(reuse_if_open=True)
+    try:
+        yield TestDB(backend, url, handle)
+    finally:
+        if not handle.is_closed():
+            handle.close()
+        if isinstance(handle, PostgresqlDatabase) and hasattr(handle, "close_all"):
+            handle.close_all()
+
+
+# --- people --------------------------------------------------------------------------------
+
+
+def make_company(team_id: str = "TACME", name: str = "Acme") -> Company:
+    return get_or_create_company(team_id, name)
+
+
+def make_member(
+    company: Company, user_id: str, role: str = "rep", tz: str = "Africa/Lusaka"
+) -> Member:
+    member = upsert_member(company, Profile(slack_user_id=user_id, name=user_id.title(), tz=tz))
+    if member.role != role:
+        Member.update(role=role).where(Member.id == member.id).execute()
+        member = Member.get_by_id(member.id)
+    return member
+
+
+@dataclass
+class Workspace:
+    company: Company
+    admin: Member
+    manager: Member
+    rep: Member
+    rep2: Member
+
+    def actor(self, member: Member | None = None, origin: str = "slack") -> Actor:
+        return Actor.for_member(member or self.admin, origin)  # type: ignore[arg-type]
+
+    @property
+    def system(self) -> Actor:
+        return Actor.system(self.company.id, "cli")
+
+
+def make_workspace(team_id: str, name: str) -> Workspace:
+    company = make_company(team_id, name)
+    prefix = team_id[1:3]
+    return Workspace(
+        company=company,
+        admin=make_member(company, f"U{prefix}ADMIN", "admin"),
+        manager=make_member(company, f"U{prefix}MGR", "manager"),
+        rep=make_member(company, f"U{prefix}REP1", "rep"),
+        rep2=make_member(company, f"U{prefix}REP2", "rep", tz="America/New_York"),
+    )
+
+
+@pytest.fixture
+def acme(db: TestDB) -> Workspace:
+    return make_workspace("TACME", "Acme")
+
+
+@pytest.fixture
+def globex(db: TestDB) -> Workspace:
+    return make_workspace("TGLOBEX", "Globex")
+
+
+__all__ = ["TestDB", "Workspace", "database", "make_company", "make_member", "make_workspace"]

@@ -1,0 +1,1 @@
+"""Dramatiq actors and the APScheduler process."""
