@@ -103,10 +103,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.handler(args) or 0
     except ConfigError as exc:
-        err_console.print(f"[red]configuration:[/red] {exc}", highlight=False)
+        err_console.print(f"[red]configuration:[/red] {exc}", highlight=False, soft_wrap=True)
         return 2
     except CRMError as exc:
-        err_console.print(f"[red]error:[/red] {exc.message}", highlight=False)
+        err_console.print(f"[red]error:[/red] {exc.message}", highlight=False, soft_wrap=True)
         return 2
     except KeyboardInterrupt:
         return 130

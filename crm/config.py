@@ -98,7 +98,7 @@ def _url(name: str, value: str, schemes: tuple[str, ...], purpose: str) -> str:
     if parsed.scheme not in schemes or (parsed.scheme not in ("sqlite",) and not parsed.netloc):
         raise ConfigError(
             f"{name}={value!r} is not a valid URL for {purpose}; expected "
-            + " or ".join(f"{s}://..." for s in schemes)
+            + " or ".join(f"{s}://..." for s in schemes[:2])
         )
     return value
 

@@ -1,0 +1,74 @@
+"""Configuration errors stop start-up with one line that names the variable."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from crm.config import ConfigError, load_settings
+
+
+def test_defaults():
+    s = load_settings({})
+    assert s.database_url == "sqlite:///crm.db"
+    assert s.redis_url is None and s.port == 3000
+    assert s.public_url == "http://localhost:3000"
+    assert s.slack_api_url == "https://slack.com/api/"
+    assert s.default_currency == "ZMW"
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"PORT": "http"}, "PORT"),
+        ({"PORT": "70000"}, "PORT"),
+        ({"DATABASE_URL": "mysql//nope"}, "DATABASE_URL"),
+        ({"REDIS_URL": "localhost:6379"}, "REDIS_URL"),
+        ({"SLACK_API_URL": "slack.com/api"}, "SLACK_API_URL"),
+        ({"SMTP_URL": "mail.example.com"}, "SMTP_URL"),
+        ({"CRM_DEFAULT_CURRENCY": "DOGE"}, "CRM_DEFAULT_CURRENCY"),
+        ({"SLACK_BOT_TOKEN": "xoxp-user-token"}, "SLACK_BOT_TOKEN"),
+        ({"SLACK_APP_TOKEN": "xoxb-1"}, "SLACK_APP_TOKEN"),
+    ],
+)
+def test_malformed_values_are_named(env, named):
+    with pytest.raises(ConfigError) as exc:
+        load_settings(env)
+    assert str(exc.value).startswith(named) and "\n" not in str(exc.value)
+
+
+def test_slack_requirements_are_named():
+    with pytest.raises(ConfigError, match=r"^SLACK_SIGNING_SECRET"):
+        load_settings({"SLACK_BOT_TOKEN": "xoxb-1"}).require_slack()
+    with pytest.raises(ConfigError, match=r"^SLACK_BOT_TOKEN"):
+        load_settings({"SLACK_SIGNING_SECRET": "s"}).require_slack()
+    load_settings({"SLACK_SIGNING_SECRET": "s", "SLACK_BOT_TOKEN": "xoxb-1"}).require_slack()
+    assert load_settings(
+        {"SLACK_SIGNING_SECRET": "s", "SLACK_CLIENT_ID": "1", "SLACK_CLIENT_SECRET": "2"}
+    ).oauth
+
+
+def test_dotenv_file_is_read_and_environment_wins(tmp_path, monkeypatch):
+    (tmp_path / ".env").write_text("PORT=4000\nMAIL_FROM=sales@acme.test\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PORT", "5000")
+    s = load_settings()
+    assert (s.port, s.mail_from) == (5000, "sales@acme.test")
+
+
+def test_cli_prints_one_line_without_traceback(tmp_path):
+    env = {**os.environ, "DATABASE_URL": "oracle://db"}
+    out = subprocess.run(
+        [sys.executable, "-m", "crm.cli", "migrate"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 2
+    assert "DATABASE_URL" in out.stderr and "Traceback" not in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
