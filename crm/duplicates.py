@@ -1,0 +1,173 @@
+"""Likely-duplicate lookup for leads and customers (SPEC 5.1: "Use L12" / "Create anyway").
+
+A record is a likely duplicate of the one being created when it has
+- the same email (both sides normalised by :func:`crm.parsing.parse_email`), or
+- the same phone (both sides E.164 via :func:`crm.parsing.parse_phone`), or
+- a close name at the same company name. Names and company names are compared
+  case-, accent-width-, whitespace- and punctuation-insensitively; a company name also ignores
+  a trailing legal form ("Acme Ltd" is "Acme, Inc." is "acme"). Names are close when equal,
+  equal with the words reordered ("Doe Jane"), or when :class:`difflib.SequenceMatcher` rates
+  them at least 0.85 ("Jon Smith" / "John Smith"). Two records that both have no company name
+  count as "at the same company" (otherwise two "Jane Doe" leads typed without a company would
+  never be flagged).
+
+Set-based: one SQL query picks the candidates in the company (equal email, equal phone, or a
+company name / name containing the most distinctive word), then names are compared in Python
+over that small set.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from difflib import SequenceMatcher
+from typing import Any
+
+from crm.actors import Actor
+from crm.errors import Conflict
+from crm.models import Company, Customer, Lead
+from crm.parsing import parse_email, parse_phone
+from crm.tenancy import ref_label
+
+CLOSE_NAME_RATIO = 0.85
+CANDIDATE_CAP = 500  # rows fetched for the in-Python name comparison
+LEGAL_FORMS = frozenset(
+    "inc incorporated ltd limited llc llp plc co company corp corporation gmbh ag sa sas srl "  # noqa: SIM905
+    "bv nv pty pvt oy ab as".split()
+)
+_MODELS: dict[type[Any], str] = {Lead: "lead", Customer: "customer"}
+_REASON_RANK = {"email": 0, "phone": 1, "name": 2}
+
+
+def normal_name(text: str | None) -> str:
+    """Lower-case words of ``text`` without punctuation: the form names are compared in."""
+    if not text:
+        return ""
+    text = unicodedata.normalize("NFKC", text).casefold()
+    return " ".join(re.findall(r"[^\W_]+", text))
+
+
+def normal_company(text: str | None) -> str:
+    """Like :func:`normal_name`, without a trailing legal form ("Acme Ltd" -> "acme")."""
+    words = normal_name(text).split()
+    while len(words) > 1 and words[-1] in LEGAL_FORMS:
+        words.pop()
+    return " ".join(words)
+
+
+def names_close(a: str, b: str) -> bool:
+    """Close names per the module docstring; both already :func:`normal_name`-ed."""
+    if not a or not b:
+        return False
+    if a == b or sorted(a.split()) == sorted(b.split()):
+        return True
+    return SequenceMatcher(None, a, b).ratio() >= CLOSE_NAME_RATIO
+
+
+def phone_region(actor: Actor) -> str:
+    """The company's country, used to read phone numbers typed without a country code."""
+    company = Company.get_or_none(Company.id == actor.company_id)
+    return company.phone_region if company is not None else "ZM"
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    """One likely twin: the record and why it matched (``"same email"``, ...)."""
+
+    entity_type: str
+    record: Any  # Lead | Customer
+    reasons: tuple[str, ...]
+    rank: int = 0
+
+    @property
+    def ref(self) -> str:
+        return ref_label(self.entity_type, self.record.id)
+
+    def describe(self) -> str:
+        return f"{self.ref} · {self.record.name} ({', '.join(self.reasons)})"
+
+
+class DuplicateFound(Conflict):
+    """Creation refused because likely twins exist; adapters offer "Use L12" / "Create anyway"
+    (the latter repeats the call with ``allow_duplicate=True``)."""
+
+    code = "duplicate"
+
+    def __init__(self, candidates: list[Duplicate]) -> None:
+        noun = "duplicate" if len(candidates) == 1 else "duplicates"
+        shown = "; ".join(c.describe() for c in candidates)
+        super().__init__(f"Possible {noun}: {shown}")
+        self.candidates = candidates
+
+
+def _longest_word(text: str) -> str:
+    return max(text.split(), key=len, default="")
+
+
+def find_duplicates(
+    actor: Actor,
+    model: type[Lead] | type[Customer],
+    *,
+    name: str,
+    email: str | None = None,
+    phone: str | None = None,
+    company_name: str | None = None,
+    limit: int = 5,
+    exclude_id: int | None = None,
+) -> list[Duplicate]:
+    """Likely twins of the described person in the actor's company, strongest match first.
+
+    ``email`` and ``phone`` may be raw (they are normalised here, raising ValidationError like
+    the create use cases would); ``exclude_id`` leaves out the record being edited.
+    """
+    entity_type = _MODELS.get(model)
+    if entity_type is None:
+        raise TypeError(f"find_duplicates works on leads and customers, not {model.__name__}")
+    email = parse_email(email) if email else None
+    if phone:
+        phone = parse_phone(phone, "phone", phone_region(actor) if phone[:1] != "+" else "ZM")
+    name_key = normal_name(name)
+    company_key = normal_company(company_name)
+
+    conditions = []
+    if email:
+        conditions.append(model.email == email)
+    if phone:
+        conditions.append(model.phone == phone)
+    if company_key:
+        conditions.append(model.company_name.contains(_longest_word(company_key)))
+    elif name_key:
+        conditions.append(
+            (model.company_name.is_null() | (model.company_name == ""))
+            & model.name.contains(_longest_word(name_key))
+        )
+    if not conditions:
+        return []
+    match = conditions[0]
+    for condition in conditions[1:]:
+        match = match | condition
+    where = (model.company == actor.company_id) & match
+    if exclude_id is not None:
+        where &= model.id != exclude_id
+    rows = model.select().where(where).order_by(model.id.desc()).limit(CANDIDATE_CAP)
+
+    found: list[Duplicate] = []
+    for row in rows:
+        reasons: list[str] = []
+        ranks: list[int] = []
+        if email and row.email == email:
+            reasons.append("same email")
+            ranks.append(_REASON_RANK["email"])
+        if phone and row.phone == phone:
+            reasons.append("same phone")
+            ranks.append(_REASON_RANK["phone"])
+        row_name = normal_name(row.name)
+        if normal_company(row.company_name) == company_key and names_close(row_name, name_key):
+            kind = "same name" if row_name == name_key else "similar name"
+            reasons.append(f"{kind} at {row.company_name}" if company_key else kind)
+            ranks.append(_REASON_RANK["name"])
+        if reasons:
+            found.append(Duplicate(entity_type, row, tuple(reasons), min(ranks)))
+    found.sort(key=lambda d: (d.rank, -len(d.reasons), -d.record.id))
+    return found[: max(limit, 0)]

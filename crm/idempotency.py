@@ -1,0 +1,142 @@
+"""Repeated submissions create one record (SPEC 5.1): Slack retries, double clicks, API retries.
+
+A create use case passes the submission's key (a Slack view id or retry id, an API
+``Idempotency-Key`` header) and runs, inside its ``with change(actor)`` block::
+
+    prior = idempotency.seen(actor, key)        # first statement of the transaction
+    if prior is not None:
+        return idempotency.replay(actor, prior, Lead)
+    lead = Lead.create(...)
+    idempotency.remember(actor, key, lead, ch.change_id)
+
+The unique index on ``(company, key)`` decides races, not the ``seen`` check: inside a
+transaction :func:`seen` *claims* the key by inserting its row straight away (in a savepoint).
+A concurrent submission with the same key then blocks on that index until the first
+transaction ends and finds the finished row, so it replays the first record instead of
+building a twin. If the first transaction rolls back (a validation error, a likely duplicate),
+its claim disappears with it and the key is free again, which is what "Create anyway" needs.
+
+Why insert first rather than read first: on SQLite a transaction that has read and then tries
+to write after someone else committed fails with "database is locked" (its snapshot is
+stale); a transaction whose first statement is the write simply waits for the lock.
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from peewee import IntegrityError
+
+from crm.actors import Actor
+from crm.audit import entity_type_of
+from crm.db import database
+from crm.errors import Conflict, ValidationError
+from crm.models import ENTITY_MODELS, BaseModel, IdempotencyKey
+from crm.tenancy import ref_label
+
+M = TypeVar("M", bound=BaseModel)
+
+MAX_KEY_LENGTH = 200
+
+
+def check_key(key: object, field: str = "idempotency_key") -> str:
+    """A key is any non-blank text up to 200 characters (Slack view ids, UUIDs, ...)."""
+    if not isinstance(key, str) or not key.strip():
+        raise ValidationError(field, "must be non-empty text", hint="a UUID")
+    key = key.strip()
+    if len(key) > MAX_KEY_LENGTH:
+        raise ValidationError(field, f"is longer than {MAX_KEY_LENGTH} characters", hint="a UUID")
+    return key
+
+
+def _lookup(actor: Actor, key: str) -> IdempotencyKey | None:
+    return IdempotencyKey.get_or_none(
+        (IdempotencyKey.company == actor.company_id) & (IdempotencyKey.key == key)
+    )
+
+
+def seen(actor: Actor, key: str) -> IdempotencyKey | None:
+    """The finished earlier submission with this key, or ``None`` when this one is first.
+
+    Inside a transaction ``None`` also means "claimed": the key's row now exists in this
+    transaction (without a record yet) and :func:`remember` completes it. Call it before any
+    other statement of the use case (see the module docstring). Outside a transaction it only
+    reads.
+    """
+    key = check_key(key)
+    if not database.in_transaction():
+        row = _lookup(actor, key)
+        return row if row is not None and row.entity_id is not None else None
+    try:
+        with database.atomic():  # a savepoint: a lost race leaves the outer transaction usable
+            IdempotencyKey.create(company=actor.company_id, key=key)
+        return None
+    except IntegrityError:
+        row = _lookup(actor, key)
+    if row is None or row.entity_id is None:
+        # our own claim from earlier in this transaction (or an orphan claim made outside a
+        # transaction): nothing was finished under this key, so this submission proceeds
+        return None
+    return row
+
+
+def remember(actor: Actor, key: str, record: BaseModel, change_id: str) -> IdempotencyKey:
+    """Bind ``key`` to the record this submission created; returns the row holding the key.
+
+    Normally that is this submission's row. If the caller skipped :func:`seen` and another
+    submission finished first, the unique index refuses the insert and the *winner's* row is
+    returned (its ``entity_id`` is not ``record.id``): the caller must then abandon its own
+    record (raise to roll back) and return :func:`replay` of the winner.
+    """
+    key = check_key(key)
+    entity_type = entity_type_of(record)
+    bound = (
+        IdempotencyKey.update(entity_type=entity_type, entity_id=record.id, change_id=change_id)
+        .where(
+            (IdempotencyKey.company == actor.company_id)
+            & (IdempotencyKey.key == key)
+            & IdempotencyKey.entity_id.is_null()
+        )
+        .execute()
+    )
+    if not bound:
+        try:
+            with database.atomic():
+                IdempotencyKey.create(
+                    company=actor.company_id,
+                    key=key,
+                    entity_type=entity_type,
+                    entity_id=record.id,
+                    change_id=change_id,
+                )
+        except IntegrityError:
+            pass
+    row = _lookup(actor, key)
+    assert row is not None  # bound, inserted, or held by the winner
+    return row
+
+
+def replay(actor: Actor, row: IdempotencyKey, model: type[M]) -> M:
+    """The record an earlier submission created, with that submission's ``change_id``.
+
+    Refused with :class:`Conflict` when the key was used for another kind of record, or when
+    the record is gone (its creation was undone): recreating it would silently reverse the
+    member's Undo.
+    """
+    expected = next(
+        (name for name, m in ENTITY_MODELS.items() if m is model), model.__name__.lower()
+    )
+    if row.entity_type != expected:
+        raise Conflict(
+            f"That submission key was already used to create a {row.entity_type}, not a {expected}"
+        )
+    record = model.get_or_none(
+        (model.id == row.entity_id) & (model.company == actor.company_id)  # type: ignore[attr-defined]
+    )
+    if record is None:
+        raise Conflict(
+            f"That submission already created {ref_label(expected, row.entity_id)}, "
+            "which has since been removed"
+        )
+    record.change_id = row.change_id  # type: ignore[attr-defined]
+    return record
