@@ -126,7 +126,7 @@ def find_duplicates(
         raise TypeError(f"find_duplicates works on leads and customers, not {model.__name__}")
     email = parse_email(email) if email else None
     if phone:
-        phone = parse_phone(phone, "phone", phone_region(actor) if phone[:1] != "+" else "ZM")
+        phone = parse_phone(phone, "phone", phone_region(actor))
     name_key = normal_name(name)
     company_key = normal_company(company_name)
 

@@ -84,15 +84,18 @@ Assignee = int | None | _Default
 # --- field cleaning shared with crm.customers -----------------------------------------------
 
 
-def clean_text(value: Any, field: str, max_length: int, *, required: bool = False) -> str | None:
-    """Stripped text up to ``max_length``; blank means "none" unless ``required``."""
+def clean_text(
+    value: Any, field: str, max_length: int, *, required: bool = False, collapse: bool = True
+) -> str | None:
+    """Stripped text up to ``max_length``; blank means "none" unless ``required``. Names
+    (``collapse``) also get runs of whitespace collapsed; free text keeps its line breaks."""
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
             raise ValidationError(field, "a value is required", hint=f'{field}="Jane Doe"')
         return None
     if not isinstance(value, str):
         raise ValidationError(field, "must be text", hint=f'{field}="Jane Doe"')
-    text = " ".join(value.split())
+    text = " ".join(value.split()) if collapse else value.strip()
     if len(text) > max_length:
         raise ValidationError(field, f"is longer than {max_length} characters")
     return text
@@ -295,7 +298,7 @@ def _apply_move(lead: Lead, to: str, reason: str | None) -> None:
 def set_lead_status(actor: Actor, lead_id: int, status: str, *, reason: str | None = None) -> Lead:
     """Move a lead along the workflow; a move to ``lost`` needs ``reason``."""
     to = parse_choice(status, "status", LEAD_STATUSES)
-    why = clean_text(reason, "reason", 1000)
+    why = clean_text(reason, "reason", 1000, collapse=False)
     with change(actor) as ch:
         lead = tenancy.fetch_for_update(Lead, actor, lead_id, "lead")
         permissions.require_edit(actor, lead, _label(lead.id))
@@ -356,7 +359,7 @@ def update_lead(actor: Actor, lead_id: int, **fields: Any) -> Lead:
         "probability": lambda v: None if v is None else parse_percent(v),
         "tags": clean_tags,
         "status": lambda v: parse_choice(v, "status", LEAD_STATUSES),
-        "lost_reason": lambda v: clean_text(v, "lost_reason", 1000),
+        "lost_reason": lambda v: clean_text(v, "lost_reason", 1000, collapse=False),
     }
     for name, value in fields.items():
         if name == "phone":

@@ -96,7 +96,7 @@ def test_concurrent_submissions_with_one_key_create_one_customer(db, acme):
     with database.atomic():
         first = customers.create_customer(actor, name="Jane", idempotency_key="k")
         thread, result = in_thread(
-            db, lambda: customers.create_customer(actor, name="Jane", idempotency_key="k")
+            lambda: customers.create_customer(actor, name="Jane", idempotency_key="k")
         )
         thread.join(0.5)
         assert thread.is_alive(), "the second submission must wait for the first"

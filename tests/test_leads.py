@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import time_machine
 
-from crm import audit, leads
+from crm import audit, idempotency, leads
 from crm.db import database
 from crm.duplicates import DuplicateFound, find_duplicates, names_close, normal_company
 from crm.errors import Conflict, NotFound, PermissionDenied, ValidationError
@@ -225,7 +225,20 @@ def test_key_of_an_undone_creation_is_refused(acme):
     assert Lead.select().count() == 0
 
 
-def in_thread(db, fn: Callable[[], Any]) -> tuple[threading.Thread, dict[str, Any]]:
+def test_remember_without_seen_reports_the_winner(acme):
+    """Callers that skip ``seen`` still learn that another submission holds the key."""
+    actor = acme.actor(acme.rep)
+    winner = leads.create_lead(actor, name="Jane", idempotency_key="k")
+    assert idempotency.seen(actor, "k").entity_id == winner.id  # outside a transaction: a read
+    assert idempotency.seen(actor, "other") is None
+    assert IdempotencyKey.select().count() == 1
+    with database.atomic():
+        twin = Lead.create(company=acme.company.id, name="Twin")
+        held = idempotency.remember(actor, "k", twin, "c0ffee")
+    assert held.entity_id == winner.id and held.change_id == winner.change_id
+
+
+def in_thread(fn: Callable[[], Any]) -> tuple[threading.Thread, dict[str, Any]]:
     """Run ``fn`` on its own connection (peewee keeps one per thread)."""
     result: dict[str, Any] = {}
 
@@ -248,7 +261,7 @@ def test_concurrent_submissions_with_one_key_create_one_lead(db, acme):
     with database.atomic():
         first = leads.create_lead(actor, name="Jane", idempotency_key="retry-1")
         thread, result = in_thread(
-            db, lambda: leads.create_lead(actor, name="Jane", idempotency_key="retry-1")
+            lambda: leads.create_lead(actor, name="Jane", idempotency_key="retry-1")
         )
         thread.join(0.5)
         assert thread.is_alive(), "the second submission must wait for the first"
@@ -491,7 +504,7 @@ def test_concurrent_conversions_only_one_succeeds(db, acme):
     lead = leads.create_lead(actor, name="Jane")
     with database.atomic():
         first = leads.convert_lead(actor, lead.id)
-        thread, result = in_thread(db, lambda: leads.convert_lead(actor, lead.id))
+        thread, result = in_thread(lambda: leads.convert_lead(actor, lead.id))
         thread.join(0.5)
         assert thread.is_alive(), "the second conversion must wait for the first"
     thread.join(20)
