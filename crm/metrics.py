@@ -13,12 +13,13 @@ The metrics table is a derived cache, so its writes are not audited; the orders 
 
 from __future__ import annotations
 
+import calendar
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from peewee import JOIN, Case, Cast, ColumnBase, Expression, Value, fn
+from peewee import JOIN, Case, Cast, ColumnBase, Expression, Select, Value, fn
 
 from crm.actors import Actor
 from crm.clock import utcnow
@@ -124,61 +125,70 @@ def epoch_seconds(expr: ColumnBase) -> ColumnBase:
     return Cast(fn.strftime("%s", expr), "INTEGER")
 
 
-def _at(moment: datetime) -> ColumnBase:
-    value = db_timestamp(moment)
-    if is_postgres():
-        return Cast(_lit(value), "timestamp")
-    return _lit(value)
-
-
 def _greatest(a: ColumnBase, b: ColumnBase) -> ColumnBase:
     return fn.GREATEST(a, b) if is_postgres() else fn.MAX(a, b)
 
 
-def days_since(moment: ColumnBase, now: datetime) -> ColumnBase:
-    """Whole days from ``moment`` to ``now`` (floored, never negative; NULL stays NULL)."""
-    seconds = epoch_seconds(_at(now)) - epoch_seconds(moment)
-    return Case(None, [(seconds < 0, 0)], Expression(seconds, "/", _lit(_SECONDS_PER_DAY)))
-
-
-def _metrics_select(now: datetime, thresholds: Thresholds) -> Any:
-    """Customers LEFT JOIN orders GROUP BY customer, in the column order of :data:`_FIELDS`."""
-    count = fn.COUNT(Order.id)
-    revenue = fn.COALESCE(fn.SUM(Order.amount), 0)
-    profit = fn.COALESCE(fn.SUM(Order.amount - fn.COALESCE(Order.cost, 0)), 0)
+def _aggregates(where: Expression, now: datetime) -> Any:
+    """Per customer, the raw aggregates, each computed once: orders, revenue and profit in
+    cents, first/last purchase and the seconds from them to ``now`` (``now`` as a literal
+    epoch, so the database converts only the two aggregated timestamps per customer)."""
+    now_epoch = _lit(calendar.timegm(now.timetuple()))
     first, last = fn.MIN(Order.ordered_at), fn.MAX(Order.ordered_at)
-    days = days_since(last, now)
-    months = _greatest(
-        _lit(1.0),
-        (epoch_seconds(_at(now)) - epoch_seconds(first)) / _lit(DAYS_PER_MONTH * _SECONDS_PER_DAY),
+    return (
+        Customer.select(
+            Customer.company.alias("company_id"),
+            Customer.id.alias("customer_id"),
+            fn.COUNT(Order.id).alias("n"),
+            fn.COALESCE(fn.SUM(Order.amount), 0).alias("revenue"),
+            fn.COALESCE(fn.SUM(Order.amount - fn.COALESCE(Order.cost, 0)), 0).alias("profit"),
+            first.alias("first_at"),
+            last.alias("last_at"),
+            (now_epoch - epoch_seconds(first)).alias("since_first"),
+            (now_epoch - epoch_seconds(last)).alias("since_last"),
+        )
+        .join(
+            Order,
+            JOIN.LEFT_OUTER,
+            on=(Order.customer == Customer.id) & (Order.company == Customer.company),
+        )
+        .where(where)
+        .group_by(Customer.id, Customer.company)
     )
-    average = Cast(fn.ROUND(revenue * _lit(1.0) / fn.NULLIF(count, 0)), "bigint")
-    frequency = fn.COALESCE(count * _lit(1.0) / months, 0)
-    margin = profit * _lit(100.0) / fn.NULLIF(revenue, 0)
-    stamp = _at(now)
-    return Customer.select(
-        Customer.company,
-        Customer.id,
-        count,
-        revenue,
+
+
+def _metrics_select(where: Expression, now: datetime, thresholds: Thresholds) -> Select:
+    """The derived figures over :func:`_aggregates`, in the column order of :data:`_FIELDS`."""
+    agg = _aggregates(where, now).alias("agg")
+    c = agg.c
+    # whole days, floored, never negative (a purchase dated ahead); NULL without purchases
+    days = Case(
+        None, [(c.since_last < 0, 0)], Expression(c.since_last, "/", _lit(_SECONDS_PER_DAY))
+    )
+    months = _greatest(_lit(1.0), c.since_first / _lit(DAYS_PER_MONTH * _SECONDS_PER_DAY))
+    average = Cast(fn.ROUND(c.revenue * _lit(1.0) / fn.NULLIF(c.n, 0)), "bigint")
+    stamp = _lit(db_timestamp(now))
+    columns = [
+        c.company_id,
+        c.customer_id,
+        c.n,
+        c.revenue,
         fn.COALESCE(average, 0),
-        frequency,
-        first,
-        last,
+        fn.COALESCE(c.n * _lit(1.0) / months, 0),
+        c.first_at,
+        c.last_at,
         days,
-        revenue,
-        profit,
-        margin,
-        tier_case(revenue, thresholds),
+        c.revenue,
+        c.profit,
+        c.profit * _lit(100.0) / fn.NULLIF(c.revenue, 0),
+        tier_case(c.revenue, thresholds),
         churn_case(days),
         stamp,
         stamp,
         stamp,
-    ).join(
-        Order,
-        JOIN.LEFT_OUTER,
-        on=(Order.customer == Customer.id) & (Order.company == Customer.company),
-    )
+    ]
+    # the WHERE is always true; SQLite needs one to tell the upsert's ON from a join's ON
+    return Select([agg], columns).where(c.n >= 0)
 
 
 _FIELDS = [
@@ -204,9 +214,8 @@ _FIELDS = [
 
 def _upsert(where: Expression, now: datetime, thresholds: Thresholds) -> int:
     """One INSERT ... SELECT ... ON CONFLICT(customer_id) DO UPDATE for the customers in
-    ``where``. (The SELECT always has a WHERE clause, which SQLite needs to tell the upsert's
-    ON from a join's ON.)"""
-    query = _metrics_select(now, thresholds).where(where).group_by(Customer.id, Customer.company)
+    ``where``."""
+    query = _metrics_select(where, now, thresholds)
     preserve = [f for f in _FIELDS if f.name not in ("customer", "created_at")]
     upsert = CustomerMetric.insert_from(query, _FIELDS).on_conflict(
         conflict_target=[CustomerMetric.customer], preserve=preserve
