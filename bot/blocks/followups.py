@@ -1,0 +1,219 @@
+"""Block Kit for the messages about follow-ups that the bot sends on its own (SPEC 5.3):
+the overdue reminder DM with its buttons, what that DM becomes after Done or Snooze, and the
+daily and weekly digests. Plain functions from data to dicts: no Slack calls, no queries.
+
+Times are rendered with Slack's ``<!date^...>`` tokens, so every reader sees them in their
+own zone; the fallback text carries the UTC time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from bot.blocks.common import (
+    UNDO_ACTION,
+    Block,
+    actions,
+    button,
+    context,
+    escape,
+    header,
+    section,
+)
+from crm.digests import DailyDigest, DigestItem, WeeklyDigest
+from crm.tenancy import ref_label
+
+__all__ = [
+    "DONE",
+    "OPEN",
+    "SNOOZE",
+    "SNOOZE_CHOICES",
+    "daily_digest_blocks",
+    "daily_digest_text",
+    "reminder_blocks",
+    "reminder_done_blocks",
+    "reminder_snoozed_blocks",
+    "reminder_text",
+    "weekly_digest_blocks",
+    "weekly_digest_text",
+    "when",
+]
+
+# action ids of the reminder buttons (bot/listeners/actions/followups.py answers them)
+DONE = "followup_done"
+SNOOZE = "followup_snooze"
+OPEN = "followup_open"
+SNOOZE_CHOICES: dict[str, str] = {"1h": "Snooze 1 hour", "1d": "Snooze 1 day", "1w": "Next week"}
+
+MAX_LINES = 15
+
+
+def when(moment: datetime, fmt: str = "{date_short_pretty} at {time}") -> str:
+    """A naive-UTC moment as a Slack date token, shown in the reader's time zone."""
+    epoch = int(moment.replace(tzinfo=UTC).timestamp())
+    return f"<!date^{epoch}^{fmt}|{moment:%Y-%m-%d %H:%M} UTC>"
+
+
+def _summary(
+    fid: int, title: str, due_at: datetime, subject: str, priority: str, notes: str | None
+) -> str:
+    flag = " :red_circle:" if priority == "high" else ""
+    lines = [
+        f"*{ref_label('followup', fid)}* {escape(title)}{flag}",
+        f"Due {when(due_at)} · on {escape(subject)}",
+    ]
+    if notes:
+        lines.append(f"> {escape(notes[:300])}")
+    return "\n".join(lines)
+
+
+def reminder_blocks(
+    *,
+    follow_up_id: int,
+    title: str,
+    due_at: datetime,
+    subject: str,
+    priority: str = "medium",
+    notes: str | None = None,
+    permalink: str | None = None,
+    reminder_number: int = 1,
+) -> list[Block]:
+    """The overdue reminder DM: what is late, and Done / Snooze / Open to act on it at once."""
+    fid = str(follow_up_id)
+    buttons = [button("Done", DONE, fid, style="primary")]
+    buttons += [button(label, SNOOZE, f"{fid}:{key}") for key, label in SNOOZE_CHOICES.items()]
+    # with a permalink, Open also takes the member to the message the follow-up came from
+    buttons.append(button("Open", OPEN, fid, url=permalink))
+    again = f" (reminder {reminder_number})" if reminder_number > 1 else ""
+    return [
+        section(
+            ":alarm_clock: *Overdue follow-up*"
+            + again
+            + "\n"
+            + _summary(follow_up_id, title, due_at, subject, priority, notes)
+        ),
+        actions(*buttons, block_id=f"followup_reminder:{fid}"),
+        context("You get at most one reminder a day, and none at night."),
+    ]
+
+
+def reminder_text(follow_up_id: int, title: str) -> str:
+    """The notification text (also what screen readers and old clients show)."""
+    return f"Overdue follow-up {ref_label('followup', follow_up_id)}: {title}"
+
+
+def reminder_done_blocks(
+    *, follow_up_id: int, title: str, by_user: str | None = None, change_id: str | None = None
+) -> list[Block]:
+    """What the reminder becomes once done: no Done to press twice, and the Undo that every
+    write made from Slack offers (SPEC 5.1)."""
+    who = f" by <@{by_user}>" if by_user else ""
+    blocks = [
+        section(
+            f":white_check_mark: *{ref_label('followup', follow_up_id)}* "
+            f"~{escape(title)}~ done{who}."
+        )
+    ]
+    if change_id:
+        blocks.append(
+            actions(button("Undo", UNDO_ACTION, change_id), block_id=f"receipt:{change_id}")
+        )
+    return blocks
+
+
+def reminder_snoozed_blocks(
+    *, follow_up_id: int, title: str, until: datetime, subject: str
+) -> list[Block]:
+    """Snoozed: say until when, keep Done (finishing early is common) and Open."""
+    fid = str(follow_up_id)
+    return [
+        section(
+            f":zzz: *{ref_label('followup', follow_up_id)}* {escape(title)} on "
+            f"{escape(subject)}\nSnoozed until {when(until)}; I'll remind you then."
+        ),
+        actions(
+            button("Done", DONE, fid, style="primary"),
+            button("Open", OPEN, fid),
+            block_id=f"followup_reminder:{fid}",
+        ),
+    ]
+
+
+def _lines(items: Sequence[DigestItem]) -> str:
+    shown = [
+        f"• *{ref_label('followup', i.follow_up_id)}* {escape(i.title)} · due "
+        f"{when(i.due_at, '{date_short} {time}')} · "
+        f"{ref_label(i.subject_type, i.subject_id)}"
+        + (" :red_circle:" if i.priority == "high" else "")
+        for i in items[:MAX_LINES]
+    ]
+    if len(items) > MAX_LINES:
+        shown.append(f"_and {len(items) - MAX_LINES} more: `/crm followups`_")
+    return "\n".join(shown)
+
+
+def daily_digest_blocks(digest: DailyDigest) -> list[Block]:
+    """One DM a working morning: overdue first (they are the urgent ones), then today."""
+    blocks: list[Block] = [header(f"Your follow-ups for {digest.day:%a %d %b}")]
+    if digest.overdue:
+        blocks.append(section(f"*Overdue ({len(digest.overdue)})*\n{_lines(digest.overdue)}"))
+    if digest.today:
+        blocks.append(section(f"*Due today ({len(digest.today)})*\n{_lines(digest.today)}"))
+    blocks.append(context("`/crm followups` lists them all; `/crm followup done F9` closes one."))
+    return blocks
+
+
+def daily_digest_text(digest: DailyDigest) -> str:
+    return f"{len(digest.overdue)} overdue and {len(digest.today)} due today"
+
+
+def _money(amount: Decimal | None, currency: str) -> str:
+    return f"{currency} {amount or 0:,.0f}"
+
+
+def weekly_digest_blocks(digest: WeeklyDigest) -> list[Block]:
+    """The Monday pipeline digest for the company's channel."""
+    blocks: list[Block] = [header(f"Pipeline week {digest.week}")]
+    if digest.empty:
+        blocks.append(
+            section("A quiet week: no stage moves, no slipped or stale deals, nothing overdue.")
+        )
+        return blocks
+    if digest.stage_move_count:
+        lines = [
+            f"• *{ref_label('opportunity', m['id'])}* {escape(str(m['name']))}: "
+            f"{m['from']} → {m['to']}"
+            for m in digest.stage_moves
+        ]
+        more = digest.stage_move_count - len(digest.stage_moves)
+        if more > 0:
+            lines.append(f"_and {more} more_")
+        blocks.append(
+            section(f"*Stage moves this week ({digest.stage_move_count})*\n" + "\n".join(lines))
+        )
+    if digest.slipped:
+        lines = [
+            f"• *{ref_label('opportunity', d['id'])}* {escape(str(d['name']))}: close date "
+            f"{d['expected_close_date']} passed · {_money(d['amount'], digest.currency)}"  # type: ignore[arg-type]
+            + (f" · {escape(str(d['assignee']))}" if d["assignee"] else "")
+            for d in digest.slipped
+        ]
+        blocks.append(section("*Close dates that slipped*\n" + "\n".join(lines)))
+    if digest.stale:
+        lines = [
+            f"• *{ref_label('opportunity', d['id'])}* {escape(str(d['name']))}: "
+            f"no activity since {d['last_activity']:%Y-%m-%d}"  # type: ignore[str-format]
+            + (f" · {escape(str(d['assignee']))}" if d["assignee"] else "")
+            for d in digest.stale
+        ]
+        blocks.append(section("*No activity for 14 days*\n" + "\n".join(lines)))
+    if digest.overdue_by_rep:
+        lines = [f"• <@{r['slack_user_id']}>: {r['count']} overdue" for r in digest.overdue_by_rep]
+        blocks.append(section("*Overdue follow-ups per rep*\n" + "\n".join(lines)))
+    return blocks
+
+
+def weekly_digest_text(digest: WeeklyDigest) -> str:
+    return f"Pipeline week {digest.week}"

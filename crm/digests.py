@@ -1,0 +1,378 @@
+"""What the daily and weekly digests say, who is due one now, and the claim that sends each once
+(SPEC 5.3). Pure domain: the workers render and send; this module only reads and decides.
+
+- **Daily digest**: at 09:00 in each member's own zone on working days (Monday-Friday), one
+  DM with the follow-ups due today and the overdue ones; none when there is nothing.
+- **Weekly pipeline digest**: Monday 09:00 in the company's zone, to the company's digest
+  channel: the stage moves of the past week, deals whose expected close date passed while
+  they stayed open, open deals without activity for 14 days, overdue follow-ups per rep.
+
+Both are *occasions* (a member's local date, a company's ISO week). The scheduler scans
+often, and a scan finds every occasion whose time has come and which was not sent yet, for a
+catch-up window of three hours: a scheduler that was down at 09:00 still sends at 10:30, but
+nobody gets a morning digest in the evening. An occasion is claimed in the database before
+the Slack call (an :class:`~crm.models.IdempotencyKey` row under ``occasion:...``, which
+needs no table of its own) and finished after it, so a repeated message sends nothing twice
+and a worker killed mid-send leaves a claim that expires and is retried.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from peewee import JOIN, IntegrityError, fn
+
+from crm.clock import to_local
+from crm.db import database
+from crm.models import (
+    OPEN_STAGES,
+    Company,
+    FollowUp,
+    IdempotencyKey,
+    Member,
+    Opportunity,
+    StageChange,
+)
+from crm.reminders import OPEN_STATUSES
+
+__all__ = [
+    "CATCH_UP",
+    "DIGEST_AT",
+    "STALE_AFTER",
+    "DailyDigest",
+    "DigestItem",
+    "Occasion",
+    "WeeklyDigest",
+    "claim_occasion",
+    "companies_due_weekly_digest",
+    "daily_digest",
+    "finish_occasion",
+    "members_due_daily_digest",
+    "release_occasion",
+    "weekly_digest",
+]
+
+DIGEST_AT = time(9, 0)
+CATCH_UP = timedelta(hours=3)
+WORKING_DAYS = frozenset(range(5))  # Monday..Friday
+STALE_AFTER = timedelta(days=14)
+OCCASION_TIMEOUT = timedelta(minutes=10)
+LIST_LIMIT = 15
+_SENT = "sent"
+
+
+@dataclass(frozen=True)
+class Occasion:
+    """One digest to send: to a member (daily) or to a company's channel (weekly)."""
+
+    company_id: int
+    key: str
+    member_id: int | None = None
+    channel: str | None = None
+
+
+@dataclass(frozen=True)
+class DigestItem:
+    follow_up_id: int
+    title: str
+    due_at: datetime
+    subject_type: str
+    subject_id: int
+    priority: str
+
+
+@dataclass(frozen=True)
+class DailyDigest:
+    member_id: int
+    slack_user_id: str
+    tz: str
+    day: date
+    overdue: list[DigestItem]
+    today: list[DigestItem]
+
+
+@dataclass(frozen=True)
+class WeeklyDigest:
+    company_id: int
+    currency: str
+    week: str
+    since: datetime
+    stage_moves: list[dict[str, object]] = field(default_factory=list)
+    stage_move_count: int = 0
+    slipped: list[dict[str, object]] = field(default_factory=list)
+    stale: list[dict[str, object]] = field(default_factory=list)
+    overdue_by_rep: list[dict[str, object]] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.stage_move_count or self.slipped or self.stale or self.overdue_by_rep)
+
+
+def _in_window(local: datetime) -> bool:
+    start = datetime.combine(local.date(), DIGEST_AT, tzinfo=local.tzinfo)
+    return start <= local < start + CATCH_UP
+
+
+def _end_of_local_day_utc(now: datetime, tz: str) -> datetime:
+    local = to_local(now, tz)
+    midnight = datetime.combine(local.date() + timedelta(days=1), time(0), tzinfo=ZoneInfo(tz))
+    return midnight.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
+
+
+def _sent_keys(keys: list[str]) -> set[tuple[int, str]]:
+    if not keys:
+        return set()
+    rows = (
+        IdempotencyKey.select(IdempotencyKey.company, IdempotencyKey.key)
+        .where(IdempotencyKey.key.in_(keys) & (IdempotencyKey.change_id == _SENT))
+        .tuples()
+    )
+    return set(rows)
+
+
+# --- daily ------------------------------------------------------------------------------------
+
+
+def members_due_daily_digest(now: datetime) -> list[Occasion]:
+    """Members at 09:00-12:00 local on a working day with something due by the end of their
+    local day, whose digest for that day was not sent yet (three queries, any number of
+    members)."""
+    horizon = now + timedelta(hours=26)  # covers the end of "today" in every zone
+    rows = (
+        FollowUp.select(Member.id, Member.company, Member.tz, fn.MIN(FollowUp.due_at))
+        .join(Member, on=(FollowUp.assigned_to == Member.id))
+        .where(
+            FollowUp.status.in_(OPEN_STATUSES)
+            & (FollowUp.due_at < horizon)
+            & (Member.is_active == True)  # noqa: E712 (SQL)
+        )
+        .group_by(Member.id, Member.company, Member.tz)
+        .tuples()
+    )
+    candidates: list[Occasion] = []
+    for member_id, company_id, tz, first_due in rows:
+        tz = tz or "UTC"
+        local = to_local(now, tz)
+        if local.weekday() not in WORKING_DAYS or not _in_window(local):
+            continue
+        if first_due >= _end_of_local_day_utc(now, tz):
+            continue
+        key = f"occasion:digest:daily:{member_id}:{local.date().isoformat()}"
+        candidates.append(Occasion(company_id, key, member_id=member_id))
+    sent = _sent_keys([o.key for o in candidates])
+    return [o for o in candidates if (o.company_id, o.key) not in sent]
+
+
+def _items(rows: list[FollowUp]) -> list[DigestItem]:
+    return [
+        DigestItem(r.id, r.title, r.due_at, r.followable_type, r.followable_id, r.priority)
+        for r in rows
+    ]
+
+
+def daily_digest(member_id: int, now: datetime) -> DailyDigest | None:
+    """The member's open follow-ups due before the end of their local day, split into overdue
+    and later today; ``None`` when there is nothing (no digest is sent then)."""
+    member = Member.get_or_none(Member.id == member_id)
+    if member is None or not member.is_active:
+        return None
+    tz = member.tz or "UTC"
+    end = _end_of_local_day_utc(now, tz)
+    rows = list(
+        FollowUp.select()
+        .where(
+            (FollowUp.company == member.company_id)
+            & (FollowUp.assigned_to == member.id)
+            & FollowUp.status.in_(OPEN_STATUSES)
+            & (FollowUp.due_at < end)
+        )
+        .order_by(FollowUp.due_at, FollowUp.id)
+    )
+    if not rows:
+        return None
+    return DailyDigest(
+        member_id=member.id,
+        slack_user_id=member.slack_user_id,
+        tz=tz,
+        day=to_local(now, tz).date(),
+        overdue=_items([r for r in rows if r.due_at <= now]),
+        today=_items([r for r in rows if r.due_at > now]),
+    )
+
+
+# --- weekly -----------------------------------------------------------------------------------
+
+
+def companies_due_weekly_digest(now: datetime) -> list[Occasion]:
+    """Companies with a digest channel where it is Monday 09:00-12:00 and this ISO week's
+    digest was not sent yet."""
+    candidates: list[Occasion] = []
+    rows = (
+        Company.select(Company.id, Company.timezone, Company.digest_channel)
+        .where(Company.digest_channel.is_null(False) & (Company.digest_channel != ""))
+        .tuples()
+    )
+    for company_id, tz, channel in rows:
+        local = to_local(now, tz or "UTC")
+        if local.weekday() != 0 or not _in_window(local):
+            continue
+        year, week, _ = local.isocalendar()
+        key = f"occasion:digest:weekly:{year}-W{week:02d}"
+        candidates.append(Occasion(company_id, key, channel=channel))
+    sent = _sent_keys([o.key for o in candidates])
+    return [o for o in candidates if (o.company_id, o.key) not in sent]
+
+
+def weekly_digest(company_id: int, now: datetime) -> WeeklyDigest:
+    """The pipeline's week for one company: four grouped queries, whatever its size."""
+    company = Company.get_by_id(company_id)
+    tz = company.timezone or "UTC"
+    local = to_local(now, tz)
+    year, week, _ = local.isocalendar()
+    since = now - timedelta(days=7)
+    opp = Opportunity
+
+    moves_q = (
+        StageChange.select(
+            StageChange.entity_id,
+            opp.name,
+            StageChange.from_stage,
+            StageChange.to_stage,
+            StageChange.changed_at,
+        )
+        .join(opp, on=(StageChange.entity_id == opp.id))
+        .where(
+            (StageChange.company == company_id)
+            & (StageChange.entity_type == "opportunity")
+            & StageChange.from_stage.is_null(False)
+            & (StageChange.changed_at >= since)
+            & (opp.company == company_id)
+        )
+    )
+    move_count = moves_q.count()
+    moves = [
+        {"id": i, "name": n, "from": f, "to": t, "at": at}
+        for i, n, f, t, at in moves_q.order_by(StageChange.changed_at.desc())
+        .limit(LIST_LIMIT)
+        .tuples()
+    ]
+
+    open_deals = (opp.company == company_id) & opp.stage.in_(OPEN_STAGES)
+    slipped = [
+        {"id": i, "name": n, "expected_close_date": d, "amount": a, "assignee": who}
+        for i, n, d, a, who in opp.select(
+            opp.id, opp.name, opp.expected_close_date, opp.amount, Member.name
+        )
+        .join(Member, JOIN.LEFT_OUTER, on=(opp.assigned_to == Member.id))
+        .where(open_deals & (opp.expected_close_date < local.date()))
+        .order_by(opp.expected_close_date, opp.id)
+        .limit(LIST_LIMIT)
+        .tuples()
+    ]
+
+    cutoff = now - STALE_AFTER
+    recent_move = StageChange.select(StageChange.id).where(
+        (StageChange.company == company_id)
+        & (StageChange.entity_type == "opportunity")
+        & (StageChange.entity_id == opp.id)
+        & (StageChange.changed_at >= cutoff)
+    )
+    last_activity = fn.COALESCE(opp.last_contacted_at, opp.created_at)
+    stale = [
+        {"id": i, "name": n, "last_activity": last, "amount": a, "assignee": who}
+        for i, n, last, a, who in opp.select(
+            opp.id,
+            opp.name,
+            # SQLite hands a function's result back as text; read it as the column would be
+            last_activity.python_value(opp.created_at.python_value),
+            opp.amount,
+            Member.name,
+        )
+        .join(Member, JOIN.LEFT_OUTER, on=(opp.assigned_to == Member.id))
+        .where(open_deals & (last_activity < cutoff) & ~fn.EXISTS(recent_move))
+        .order_by(last_activity, opp.id)
+        .limit(LIST_LIMIT)
+        .tuples()
+    ]
+
+    overdue = [
+        {"member_id": mid, "name": name, "slack_user_id": uid, "count": count}
+        for mid, name, uid, count in FollowUp.select(
+            Member.id, Member.name, Member.slack_user_id, fn.COUNT(FollowUp.id)
+        )
+        .join(Member, on=(FollowUp.assigned_to == Member.id))
+        .where(
+            (FollowUp.company == company_id)
+            & FollowUp.status.in_(OPEN_STATUSES)
+            & (FollowUp.due_at <= now)
+        )
+        .group_by(Member.id, Member.name, Member.slack_user_id)
+        .order_by(fn.COUNT(FollowUp.id).desc(), Member.name)
+        .tuples()
+    ]
+    return WeeklyDigest(
+        company_id=company_id,
+        currency=company.currency,
+        week=f"{year}-W{week:02d}",
+        since=since,
+        stage_moves=moves,
+        stage_move_count=move_count,
+        slipped=slipped,
+        stale=stale,
+        overdue_by_rep=overdue,
+    )
+
+
+# --- the once-per-occasion claim ---------------------------------------------------------------
+
+
+def claim_occasion(
+    company_id: int, key: str, now: datetime, *, timeout: timedelta = OCCASION_TIMEOUT
+) -> datetime | None:
+    """Claim a digest occasion; returns the claim's time (the handle for finishing or
+    releasing it), or ``None`` when it was sent or another sender holds a fresh claim."""
+    now = now.replace(microsecond=0)
+    try:
+        with database.atomic():
+            IdempotencyKey.create(
+                company=company_id,
+                key=key,
+                entity_type="occasion",
+                created_at=now,
+                updated_at=now,
+            )
+        return now
+    except IntegrityError:
+        pass
+    taken = (
+        IdempotencyKey.update(updated_at=now)
+        .where(
+            (IdempotencyKey.company == company_id)
+            & (IdempotencyKey.key == key)
+            & IdempotencyKey.change_id.is_null()
+            & (IdempotencyKey.updated_at <= now - timeout)
+        )
+        .execute()
+    )
+    return now if taken == 1 else None
+
+
+def finish_occasion(company_id: int, key: str, claimed_at: datetime) -> None:
+    """The digest went out: the occasion is done for good."""
+    IdempotencyKey.update(change_id=_SENT).where(
+        (IdempotencyKey.company == company_id)
+        & (IdempotencyKey.key == key)
+        & (IdempotencyKey.updated_at == claimed_at)
+    ).execute()
+
+
+def release_occasion(company_id: int, key: str, claimed_at: datetime) -> None:
+    """The Slack call failed: forget the claim so the retry or the next scan sends it."""
+    IdempotencyKey.delete().where(
+        (IdempotencyKey.company == company_id)
+        & (IdempotencyKey.key == key)
+        & IdempotencyKey.change_id.is_null()
+        & (IdempotencyKey.updated_at == claimed_at)
+    ).execute()

@@ -1,0 +1,24 @@
+"""Every actor, for Dramatiq's CLI: ``dramatiq workers.actors`` (the Procfile's worker line).
+
+Importing :mod:`workers.broker` first sets up the broker from the environment, so the actors
+below are declared on it; ``broker`` is what the CLI looks for in this module.
+"""
+
+from __future__ import annotations
+
+from workers.broker import broker
+from workers.digests import scan_digests, send_daily_digest, send_weekly_digest
+from workers.metrics import recompute_all_metrics, recompute_customer, scan_new_orders
+from workers.reminders import scan_reminders, send_reminder
+
+__all__ = [
+    "broker",
+    "recompute_all_metrics",
+    "recompute_customer",
+    "scan_digests",
+    "scan_new_orders",
+    "scan_reminders",
+    "send_daily_digest",
+    "send_reminder",
+    "send_weekly_digest",
+]
