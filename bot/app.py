@@ -1,0 +1,112 @@
+"""Composition root of the Slack side: Settings in, a wired Bolt :class:`App` out.
+
+Wiring only. Every Web API client Bolt uses is derived from the one built here, so all of
+them honour ``SLACK_API_URL`` and carry the gateway's retry handlers:
+- ``app.client`` is ours;
+- the per-request ``context.client`` is a copy Bolt makes of ``app.client`` in
+  ``App._init_context`` (base_url, retry handlers, headers, timeout), with the request's token;
+- in OAuth mode, ``OAuthFlow`` (``oauth.v2.access``) and ``InstallationStoreAuthorize``
+  (``auth.test``) receive ``app.client`` too (``App.__init__`` passes ``client=self._client``).
+``tests/test_web.py`` proves it end to end: every call lands on the local Slack stand-in.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from slack_bolt import App, BoltRequest, BoltResponse
+from slack_bolt.oauth.oauth_settings import OAuthSettings
+from slack_sdk import WebClient
+
+from bot import background, gateway
+from bot.context import crm_context
+from bot.errors import handle_error, new_request_id
+from bot.installations import PeeweeInstallationStore, PeeweeOAuthStateStore
+from bot.listeners import register_all
+from crm.config import ConfigError, Settings
+
+log = logging.getLogger(__name__)
+
+BOT_SCOPES = (
+    "commands",
+    "chat:write",
+    "chat:write.public",
+    "im:write",
+    "users:read",
+    "users:read.email",
+    "files:read",
+    "files:write",
+)
+INSTALL_PATH = "/slack/install"
+REDIRECT_PATH = "/slack/oauth_redirect"
+# A request thread waits at most this long on a 429 before giving up: it has a 3 s budget.
+WEB_MAX_RATE_LIMIT_WAIT = 2.0
+
+
+class CRMApp(App):
+    """Bolt's App with one request boundary: an id for the logs and the apology, and the
+    database connection given back when the dispatch ends (whatever happened)."""
+
+    def dispatch(self, req: BoltRequest) -> BoltResponse:
+        req.context["request_id"] = new_request_id()
+        try:
+            return super().dispatch(req)
+        finally:
+            background.release_connection()
+
+
+def web_client(settings: Settings, token: str | None = None) -> WebClient:
+    return WebClient(
+        token=token,
+        base_url=settings.slack_api_url,
+        retry_handlers=gateway.retry_handlers(max_rate_limit_wait=WEB_MAX_RATE_LIMIT_WAIT),
+    )
+
+
+def oauth_settings(settings: Settings) -> OAuthSettings:
+    assert settings.slack_client_id and settings.slack_client_secret
+    return OAuthSettings(
+        client_id=settings.slack_client_id,
+        client_secret=settings.slack_client_secret,
+        scopes=list(BOT_SCOPES),
+        redirect_uri=f"{settings.public_url}{REDIRECT_PATH}",
+        install_path=INSTALL_PATH,
+        redirect_uri_path=REDIRECT_PATH,
+        install_page_rendering_enabled=False,  # /slack/install goes straight to Slack
+        installation_store=PeeweeInstallationStore(settings.slack_client_id),
+        installation_store_bot_only=True,
+        state_store=PeeweeOAuthStateStore(),
+    )
+
+
+def build_app(settings: Settings, *, register: bool = True) -> App:
+    """The Bolt app for these settings: single-workspace with ``SLACK_BOT_TOKEN``, or
+    multi-workspace OAuth with installations in the database.
+
+    ``process_before_response=True``: Bolt runs middleware and listeners on the request
+    thread and answers when they return. Long work is handed to :mod:`bot.background` by the
+    listeners themselves (the ``/crm`` dispatcher does it with a deadline), which keeps one
+    thread and one database connection per request instead of Bolt's poll-every-10-ms
+    hand-off to its own pool.
+    """
+    settings.require_slack()
+    if settings.slack_bot_token and settings.oauth:
+        raise ConfigError(
+            "set either SLACK_BOT_TOKEN (one workspace) or SLACK_CLIENT_ID and "
+            "SLACK_CLIENT_SECRET (multi-workspace installs), not both"
+        )
+    common = {
+        "name": "slack-crm",
+        "signing_secret": settings.slack_signing_secret or "",
+        "process_before_response": True,
+        "listener_executor": background.executor(),
+    }
+    if settings.slack_bot_token:
+        app: App = CRMApp(client=web_client(settings, settings.slack_bot_token), **common)
+    else:
+        app = CRMApp(client=web_client(settings), oauth_settings=oauth_settings(settings), **common)
+    app.use(crm_context(settings))
+    app.error(handle_error)
+    if register:
+        register_all(app)
+    return app

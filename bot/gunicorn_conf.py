@@ -1,0 +1,33 @@
+"""gunicorn settings of the web process (the Procfile's ``web`` line).
+
+Why gthread: a Slack request is a few milliseconds of Python around waits on the database and
+on Slack's Web API (``users.info``, ``response_url``), so threads overlap those waits cheaply,
+while the GIL makes more than one worker per core pointless. Async workers (gevent/eventlet)
+would need monkey-patched psycopg2 and slack-sdk's urllib client for little gain.
+
+- ``workers``: ``WEB_CONCURRENCY`` (the convention most platforms set), default 2 = one per
+  core on a small instance; several machines each run their own (SPEC 1).
+- ``threads``: ``WEB_THREADS``, default 8 per worker. Each request thread may hand work to
+  :mod:`bot.background` (12 threads); 8 + 12 + a margin stays under the 32 pooled PostgreSQL
+  connections per process that :func:`crm.db.open_database` allows.
+- ``timeout`` 30 s is the worker heartbeat (a stuck worker is restarted), not a request limit:
+  the ``/crm`` dispatcher answers Slack within 3 s on its own.
+- ``graceful_timeout`` 20 s lets in-flight requests and their post-ack work finish on deploys.
+- ``keepalive`` 75 s: Slack and load balancers reuse connections; a short keep-alive would
+  make them reconnect (and pay TLS at the proxy) for every request.
+- No ``preload_app``: each worker builds its Bolt app, thread pool and database handle after
+  the fork, so nothing with an open socket or a thread is shared across processes.
+"""
+
+import os
+
+bind = os.environ.get("GUNICORN_BIND") or f"0.0.0.0:{os.environ.get('PORT', '3000')}"
+worker_class = "gthread"
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+threads = int(os.environ.get("WEB_THREADS", "8"))
+timeout = 30
+graceful_timeout = 20
+keepalive = 75
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None
+errorlog = "-"
+loglevel = os.environ.get("LOG_LEVEL", "info")

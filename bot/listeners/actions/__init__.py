@@ -1,0 +1,17 @@
+"""Buttons and other interactive elements: one module per action, each with ``register(app)``,
+listed in :data:`MODULES` (see :mod:`bot.listeners` for how to add one)."""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from slack_bolt import App
+
+from bot.listeners.actions import followups, lead_duplicates, undo
+
+MODULES: tuple[ModuleType, ...] = (undo, lead_duplicates, followups)
+
+
+def register(app: App) -> None:
+    for module in MODULES:
+        module.register(app)

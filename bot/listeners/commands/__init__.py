@@ -1,0 +1,16 @@
+"""The ``/crm`` command: one dispatcher (:mod:`.crm`) and one module of handlers per noun,
+imported here so that their ``@handles`` decorators fill the registry."""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from slack_bolt import App
+
+from bot.listeners.commands import crm, help, lead
+
+HANDLER_MODULES: tuple[ModuleType, ...] = (help, lead)
+
+
+def register(app: App) -> None:
+    crm.register(app)
