@@ -169,7 +169,39 @@ def revert(actor: Actor, change_id: str, *, window: timedelta | None = UNDO_WIND
         for row in ch.rows:
             row.revert_of = change_id
             row.save()
+        _refresh_derived(actor, rows)
     return ch.change_id
+
+
+def _refresh_derived(actor: Actor, rows: list[AuditLog]) -> None:
+    """Lifetime value follows orders: an undone order must not leave stale metrics behind."""
+    customers = set()
+    for row in rows:
+        if row.entity_type == "order":
+            before, after = row.changes.get("customer", [None, None])
+            customers.update(c for c in (before, after) if c is not None)
+    if customers:
+        from crm.metrics import recompute_customer
+
+        for customer_id in sorted(customers):
+            if ENTITY_MODELS["customer"].get_or_none(id=customer_id) is not None:
+                recompute_customer(actor.company_id, customer_id)
+
+
+# Rows derived from others (recomputed, never edited by people) may go with their parent.
+_DERIVED_TABLES = frozenset({"cms_customer_metrics", "cms_idempotency_keys"})
+
+
+def _refuse_if_used(record: BaseModel, label: str) -> None:
+    """Deleting a record that later rows point at would cascade silently; refuse instead.
+
+    Rows created by the same change were already removed (rows are undone newest first).
+    """
+    for fk, child in type(record)._meta.backrefs.items():
+        if child._meta.table_name in _DERIVED_TABLES:
+            continue
+        if child.select().where(fk == record.id).exists():
+            raise Conflict(f"{label} is used by other records now and cannot be undone")
 
 
 def _undo_row(ch: ChangeSet, row: AuditLog) -> None:
@@ -179,6 +211,7 @@ def _undo_row(ch: ChangeSet, row: AuditLog) -> None:
         record = model.get_or_none(model.id == row.entity_id)
         if record is None:
             return  # already gone
+        _refuse_if_used(record, label)
         ch.deleted(record)
         try:
             with database.atomic():

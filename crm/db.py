@@ -33,7 +33,9 @@ def open_database(url: str) -> Database:
     scheme = urlparse(url).scheme
     kwargs: dict[str, Any] = {}
     if scheme.startswith("sqlite"):
-        kwargs.update(pragmas=SQLITE_PRAGMAS, timeout=15)
+        # IMMEDIATE: a use case that reads then writes takes the write lock up front, so a
+        # concurrent writer makes it wait (busy timeout) instead of failing "database is locked".
+        kwargs.update(pragmas=SQLITE_PRAGMAS, timeout=15, lock_type="IMMEDIATE")
     elif scheme in ("postgres", "postgresql"):
         url = url.replace(f"{scheme}://", "postgresql+pool://", 1)
         kwargs.update(max_connections=32, stale_timeout=300, timeout=10)

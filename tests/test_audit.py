@@ -92,3 +92,33 @@ def test_history_lists_newest_first(acme):
         set_role(actor, acme.rep.id, "rep")
     rows = audit.history(actor, "member", acme.rep.id)
     assert [r.changes["role"] for r in rows] == [["manager", "rep"], ["rep", "manager"]]
+
+
+def test_undo_of_a_creation_used_since_is_refused(acme):
+    from decimal import Decimal
+
+    from crm.customers import add_order, create_customer
+    from crm.models import Customer, Order
+
+    actor = acme.actor(acme.admin)
+    customer = create_customer(actor, name="Zed Ltd")
+    add_order(actor, customer.id, amount=Decimal("500"))
+    with pytest.raises(Conflict, match="used by other records"):
+        audit.revert(actor, customer.change_id)
+    assert Customer.get_or_none(id=customer.id) is not None
+    assert Order.select().where(Order.customer == customer.id).count() == 1
+
+
+def test_undo_of_an_order_recomputes_lifetime_value(acme):
+    from decimal import Decimal
+
+    from crm.customers import add_order, create_customer
+    from crm.models import CustomerMetric
+
+    actor = acme.actor(acme.admin)
+    customer = create_customer(actor, name="Zed Ltd")
+    add_order(actor, customer.id, amount=Decimal("300"))
+    order = add_order(actor, customer.id, amount=Decimal("200"))
+    assert CustomerMetric.get(customer=customer.id).lifetime_value == Decimal("500.00")
+    audit.revert(actor, order.change_id)
+    assert CustomerMetric.get(customer=customer.id).lifetime_value == Decimal("300.00")
