@@ -469,6 +469,7 @@ class Token:
 
 def _unwrap(body: str) -> tuple[str, str, str]:
     """One Slack escape ``<...>`` -> (value, kind, text for free-text positions)."""
+    body = html.unescape(body)
     if m := _USER_RE.fullmatch(body):
         user = m.group(1).upper()
         return user, "user", f"<@{user}>"
@@ -515,8 +516,6 @@ def tokenize(text: str) -> list[Token] | UsageError:
             value = "".join(p[0] for p in parts)
             kinds = {p[1] for p in parts}
             kind = "quoted" if "quoted" in kinds else "word"
-        if kind == "word":
-            value = html.unescape(value)
         tokens.append(Token(value, kind, option))
         parts.clear()
 
@@ -541,7 +540,7 @@ def tokenize(text: str) -> list[Token] | UsageError:
                 j += 1
             if j == i:  # a lone "<" that opens no escape
                 j = i + 1
-            parts.append((text[i:j], "word"))
+            parts.append((html.unescape(text[i:j]), "word"))
             i = j
     flush()
     return tokens
@@ -593,7 +592,7 @@ def _parse(text: str) -> Command | UsageError:
         implicit = next((s for s in specs if s.implicit), None)
         bare = next((s for s in specs if not s.verb), None)
         if not words:
-            spec = bare or implicit
+            spec = bare
         elif implicit is not None and (not implicit.args or implicit.args[0].fits(words[0])):
             spec = implicit
         elif bare is not None and (bare.args or bare.rest):
