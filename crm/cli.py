@@ -94,7 +94,7 @@ def _load_command_modules() -> None:
 
 
 # Modules whose import registers more commands (tokens, import/export, demo, serve, ...).
-COMMAND_MODULES: list[str] = []
+COMMAND_MODULES: list[str] = ["workers.cli"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

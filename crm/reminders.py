@@ -33,6 +33,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from peewee import Expression
 
+from crm.errors import ValidationError
 from crm.models import FollowUp, Member
 
 __all__ = [
@@ -49,6 +50,7 @@ __all__ = [
     "record_failed",
     "record_sent",
     "release_claim",
+    "snooze_until",
 ]
 
 OPEN_STATUSES = ("pending", "overdue")
@@ -252,4 +254,27 @@ def release_claim(claim: Claim) -> bool:
         )
         .execute()
         == 1
+    )
+
+
+SNOOZE_CHOICES = ("1h", "1d", "1w")
+
+
+def snooze_until(choice: str, now: datetime, tz: str | None) -> datetime:
+    """The end of a reminder's Snooze button, naive UTC: ``1h`` and ``1d`` from now; ``1w``
+    ("next week") is next Monday 09:00 in the member's zone, the start of their working week,
+    not 168 hours from a Friday evening."""
+    now = _second(now)
+    if choice == "1h":
+        return now + timedelta(hours=1)
+    if choice == "1d":
+        return now + timedelta(days=1)
+    if choice == "1w":
+        zone = _zone(tz)
+        local = now.replace(tzinfo=ZoneInfo("UTC")).astimezone(zone)
+        monday = local.date() + timedelta(days=7 - local.weekday())
+        start = datetime.combine(monday, time(9, 0), tzinfo=zone)
+        return start.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
+    raise ValidationError(
+        "snooze", f"{choice!r} is not a snooze choice", hint=" or ".join(SNOOZE_CHOICES)
     )

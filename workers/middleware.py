@@ -32,6 +32,7 @@ __all__ = [
     "DatabasePerMessage",
     "MessageLog",
     "RefuseStubInCli",
+    "configure_logging",
     "current_company",
     "current_message_id",
 ]
@@ -152,3 +153,24 @@ class RefuseStubInCli(Middleware):
                 "share their queue through Redis (without Redis, `crm serve` runs the workers "
                 "in-process)"
             )
+
+
+LOG_FORMAT = (
+    "%(asctime)s %(levelname)s %(name)s [message=%(message_id)s company=%(company_id)s] %(message)s"
+)
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    """Log lines that name the message and company they belong to (``crm serve``,
+    ``crm scheduler``); APScheduler's line per firing is left out as noise."""
+    root = logging.getLogger()
+    if not root.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter(LOG_FORMAT))
+        root.addHandler(handler)
+    for handler in root.handlers:
+        if not any(isinstance(f, ContextFilter) for f in handler.filters):
+            handler.addFilter(ContextFilter())
+    root.setLevel(level)
+    logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler.scheduler").setLevel(logging.WARNING)

@@ -1,0 +1,114 @@
+"""``crm serve``, ``crm scheduler`` and ``crm jobs failed|retry`` (SPEC 9).
+
+Registered with :func:`crm.cli.command` from here, so that ``crm/`` never imports Dramatiq or
+APScheduler: this module imports them only inside the commands.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+from typing import Any
+
+from rich.table import Table
+
+from crm.cli import command, console
+from crm.config import ConfigError, load_settings
+
+
+def _configure_serve(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--host", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")
+    p.add_argument("--threads", type=int, default=4, help="worker threads (default 4)")
+
+
+@command(
+    "serve",
+    "run the web app, workers and scheduler in one process (embedded mode)",
+    _configure_serve,
+)
+def _serve(args: argparse.Namespace) -> int:
+    from workers.embedded import serve
+
+    if args.threads < 1:
+        raise ConfigError(f"--threads {args.threads} must be at least 1")
+    return serve(load_settings(), host=args.host, threads=args.threads)
+
+
+@command("scheduler", "run the scheduler: enqueues periodic jobs; one leader via Redis")
+def _scheduler(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    if not settings.redis_url:
+        raise ConfigError(
+            "REDIS_URL is required for `crm scheduler`: it hands jobs to the workers and holds "
+            "the one-leader lock (without Redis, `crm serve` runs a scheduler in-process)"
+        )
+    from workers import actors  # noqa: F401  (declares every actor)
+    from workers import broker as brokers
+    from workers.middleware import configure_logging
+    from workers.scheduler import Scheduler, job_specs, lease_for
+
+    configure_logging()
+    broker = brokers.setup(settings)
+    scheduler = Scheduler(broker, lease_for(settings, brokers.redis_client()), job_specs(settings))
+
+    def stop(signum: int, frame: Any) -> None:
+        scheduler.shutdown()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    scheduler.start()  # blocks until stop()
+    return 0
+
+
+def _configure_jobs(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="jobs_command", required=True, metavar="ACTION")
+    failed = sub.add_parser("failed", help="list jobs that ran out of retries (dead letters)")
+    failed.add_argument("--queue", help="only this queue (reminders, digests, metrics)")
+    failed.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
+    retry = sub.add_parser("retry", help="re-enqueue dead letters")
+    retry.add_argument("ids", nargs="*", help="ids from `crm jobs failed`")
+    retry.add_argument("--all", action="store_true", help="every dead letter")
+
+
+@command("jobs", "background jobs that failed: list and retry them", _configure_jobs)
+def _jobs(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    if not settings.redis_url:
+        raise ConfigError(
+            "REDIS_URL is not set: in embedded mode failed jobs are not kept across restarts, "
+            "and the periodic scans retry whatever is still due"
+        )
+    from workers import actors  # noqa: F401  (declares every actor)
+    from workers import broker as brokers
+    from workers.jobs import failed_jobs, retry_jobs
+
+    broker = brokers.setup(settings)
+    if args.jobs_command == "failed":
+        if args.limit < 1:
+            raise ConfigError(f"--limit {args.limit} must be at least 1")
+        dead = failed_jobs(broker, queue=args.queue, limit=args.limit)
+        if not dead:
+            console.print("no failed jobs")
+            return 0
+        table = Table("id", "failed at (UTC)", "queue", "job", "arguments", "tries", "error")
+        for d in dead:
+            arguments = ", ".join(
+                [*map(repr, d.args), *(f"{k}={v!r}" for k, v in d.kwargs.items())]
+            )
+            table.add_row(
+                d.id,
+                f"{d.failed_at:%Y-%m-%d %H:%M:%S}",
+                d.queue,
+                d.actor,
+                arguments,
+                str(d.retries),
+                d.short_error,
+            )
+        console.print(table)
+        console.print(f"{len(dead)} failed job(s); `crm jobs retry ID` or `crm jobs retry --all`")
+        return 0
+    if not args.ids and not args.all:
+        raise ConfigError("name the jobs to retry (ids from `crm jobs failed`) or pass --all")
+    count = retry_jobs(broker, None if args.all else list(args.ids))
+    console.print(f"re-enqueued {count} job(s)")
+    return 0 if count or args.all else 2

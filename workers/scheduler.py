@@ -1,0 +1,243 @@
+"""The scheduler process (SPEC 1): APScheduler jobs that only *enqueue* Dramatiq messages.
+
+Jobs are periodic scans (reminders and new orders every minute, digests every five minutes)
+plus the nightly metrics recompute. A scan never carries state: it asks the database what is
+due, so a firing that is skipped, lost with Redis, or repeated costs a delay or a no-op, never
+a lost or doubled effect. Hence ``coalesce=True`` (a backlog of missed firings runs once),
+``max_instances=1`` and a ``misfire_grace_time`` of one interval.
+
+Only one scheduler may fire at a time, so running two by mistake sends nothing twice. The
+leader holds a Redis lease: ``SET key token NX PX ttl``, renewed every ``ttl / 4`` only if the
+key still holds its own token (a Lua compare-and-expire). A second scheduler tries the same
+``SET NX`` on every tick, stays idle while it fails, and takes over within one ``ttl`` plus a
+tick after the leader dies. A leader trusts its lease for 80% of the ttl after the last
+successful renewal only, so a leader cut off from Redis stops firing before the key expires
+and the standby starts. Without Redis (embedded mode) the one process is always the leader.
+
+Settings (seconds): ``CRM_SCHEDULER_LOCK_TTL`` (15), ``CRM_SCAN_INTERVAL`` (60),
+``CRM_DIGEST_SCAN_INTERVAL`` (300), ``CRM_METRICS_SCAN_INTERVAL`` (60); ``CRM_NIGHTLY_AT``
+(``02:30`` UTC).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import dramatiq
+import redis
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from crm.config import ConfigError, Settings
+
+__all__ = [
+    "JobSpec",
+    "Lease",
+    "LocalLease",
+    "RedisLease",
+    "Scheduler",
+    "job_specs",
+    "lease_for",
+]
+
+log = logging.getLogger("crm.scheduler")
+
+_RENEW = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+  return redis.call('pexpire', KEYS[1], ARGV[2])
+end
+return 0
+"""
+_RELEASE = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+  return redis.call('del', KEYS[1])
+end
+return 0
+"""
+TRUST = 0.8  # share of the ttl a leader trusts its lease after the last renewal
+
+
+class Lease(Protocol):
+    def tick(self) -> None: ...
+    def held(self) -> bool: ...
+    def release(self) -> None: ...
+
+
+class LocalLease:
+    """Embedded mode: one process, always the leader."""
+
+    token = "local"
+
+    def tick(self) -> None:
+        pass
+
+    def held(self) -> bool:
+        return True
+
+    def release(self) -> None:
+        pass
+
+
+class RedisLease:
+    def __init__(self, client: redis.Redis, key: str, ttl: float) -> None:
+        self.client = client
+        self.key = key
+        self.ttl_ms = max(int(ttl * 1000), 100)
+        self.token = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._valid_until = 0.0
+        self._renew = client.register_script(_RENEW)
+        self._release = client.register_script(_RELEASE)
+
+    def held(self) -> bool:
+        return time.monotonic() < self._valid_until
+
+    def tick(self) -> None:
+        """Renew the lease if ours, else try to take it; a Redis error changes nothing (an
+        unrenewed lease simply runs out)."""
+        started = time.monotonic()
+        was = self.held()
+        try:
+            ok = bool(self._renew(keys=[self.key], args=[self.token, self.ttl_ms])) or bool(
+                self.client.set(self.key, self.token, nx=True, px=self.ttl_ms)
+            )
+        except redis.RedisError as exc:
+            if was:
+                log.warning("scheduler lease not renewed (%s); firing stops when it runs out", exc)
+            return
+        self._valid_until = started + self.ttl_ms / 1000 * TRUST if ok else 0.0
+        if ok and not was:
+            log.info("scheduler %s is the leader", self.token)
+        elif was and not ok:
+            log.warning("scheduler %s lost the lead", self.token)
+
+    def release(self) -> None:
+        """A clean stop hands over at once instead of after the ttl."""
+        self._valid_until = 0.0
+        with contextlib.suppress(redis.RedisError):
+            self._release(keys=[self.key], args=[self.token])
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    id: str
+    actor_name: str
+    trigger: BaseTrigger
+    misfire_grace_time: int
+    run_at_start: bool = False
+
+
+def _seconds(settings: Settings, name: str, default: float) -> float:
+    raw = settings.extra.get(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1
+    if value <= 0:
+        raise ConfigError(f"{name}={raw!r} must be a number of seconds above 0")
+    return value
+
+
+def job_specs(settings: Settings) -> list[JobSpec]:
+    """What the scheduler enqueues, and when."""
+    scan = _seconds(settings, "CRM_SCAN_INTERVAL", 60)
+    digest = _seconds(settings, "CRM_DIGEST_SCAN_INTERVAL", 300)
+    orders = _seconds(settings, "CRM_METRICS_SCAN_INTERVAL", 60)
+    nightly = settings.extra.get("CRM_NIGHTLY_AT") or "02:30"
+    try:
+        hour, minute = (int(p) for p in nightly.split(":"))
+        cron = CronTrigger(hour=hour, minute=minute, timezone=UTC)
+    except ValueError:
+        raise ConfigError(f"CRM_NIGHTLY_AT={nightly!r} must be a UTC time like 02:30") from None
+    return [
+        # at start too: after a restart, due reminders go out at once
+        JobSpec("reminders", "scan_reminders", IntervalTrigger(seconds=scan), int(scan), True),
+        JobSpec("digests", "scan_digests", IntervalTrigger(seconds=digest), int(digest), True),
+        JobSpec("new-orders", "scan_new_orders", IntervalTrigger(seconds=orders), int(orders)),
+        JobSpec("nightly-metrics", "recompute_all_metrics", cron, 6 * 3600),
+    ]
+
+
+def lease_for(settings: Settings, client: redis.Redis | None) -> Lease:
+    if client is None:
+        return LocalLease()
+    from workers.broker import namespace
+
+    ttl = _seconds(settings, "CRM_SCHEDULER_LOCK_TTL", 15)
+    return RedisLease(client, f"{namespace(settings)}:scheduler:leader", ttl)
+
+
+class Scheduler:
+    """APScheduler plus the lease; ``blocking=True`` for the ``crm scheduler`` process,
+    ``False`` inside ``crm serve``."""
+
+    def __init__(
+        self,
+        broker: dramatiq.Broker,
+        lease: Lease,
+        specs: list[JobSpec],
+        *,
+        blocking: bool = True,
+        tick_every: float | None = None,
+    ) -> None:
+        self.broker = broker
+        self.lease = lease
+        ttl = getattr(lease, "ttl_ms", 4000) / 1000
+        self.tick_every = tick_every or max(ttl / 4, 0.05)
+        self.fired: dict[str, int] = {}
+        self._stop = threading.Event()
+        self._ticker = threading.Thread(target=self._tick_loop, name="scheduler-lease", daemon=True)
+        self.aps: Any = (BlockingScheduler if blocking else BackgroundScheduler)(timezone=UTC)
+        now = datetime.now(UTC)
+        for spec in specs:
+            extra: dict[str, Any] = {"next_run_time": now} if spec.run_at_start else {}
+            self.aps.add_job(
+                self._fire,
+                spec.trigger,
+                args=[spec],
+                id=spec.id,
+                name=f"enqueue {spec.actor_name}",
+                misfire_grace_time=spec.misfire_grace_time,
+                coalesce=True,  # a backlog of missed firings runs once
+                max_instances=1,
+                **extra,
+            )
+
+    def _tick_loop(self) -> None:
+        while not self._stop.wait(self.tick_every):
+            self.lease.tick()
+
+    def _fire(self, spec: JobSpec) -> None:
+        if not self.lease.held():
+            return  # a standby: the leader fires
+        try:
+            self.broker.get_actor(spec.actor_name).send()
+        except Exception as exc:  # Redis down: the next firing (a scan) catches up
+            log.warning("could not enqueue %s: %s", spec.actor_name, exc)
+            return
+        self.fired[spec.id] = self.fired.get(spec.id, 0) + 1
+
+    def start(self) -> None:
+        """Blocks for a blocking scheduler until :meth:`shutdown`."""
+        self.lease.tick()  # know whether we lead before the at-start firings
+        self._ticker.start()
+        self.aps.start()
+
+    def shutdown(self) -> None:
+        self._stop.set()
+        if self.aps.running:
+            self.aps.shutdown(wait=False)
+        self.lease.release()
