@@ -31,7 +31,7 @@ from peewee import JOIN, SQL, Case, NodeList, fn
 from crm import permissions
 from crm.actors import Actor
 from crm.clock import utcnow
-from crm.db import is_postgres
+from crm.db import database, is_postgres
 from crm.errors import NotFound, ValidationError
 from crm.models import OPEN_STAGES, Customer, Lead, Member, Opportunity, StageChange
 
@@ -149,22 +149,9 @@ def pipeline_summary(
     analytics period): only deals created within it."""
     scope = _scope(actor, member_id, team)
     period_days = _period(period_days)
-    o = Opportunity
-    query = (
-        o.select(
-            o.stage,
-            fn.COUNT(o.id).coerce(False),
-            fn.SUM(o.amount).coerce(False),
-            fn.SUM(o.amount * o.probability).coerce(False),
-        )
-        .where((o.company == actor.company_id) & o.stage.in_(OPEN_STAGES))
-        .group_by(o.stage)
-    )
-    if scope is not None:
-        query = query.where(o.assigned_to == scope)
-    if period_days is not None:
-        query = query.where(o.created_at >= (now or utcnow()) - timedelta(days=period_days))
-    found = {stage: (n, cents, weighted) for stage, n, cents, weighted in query.tuples()}
+    since = None if period_days is None else (now or utcnow()) - timedelta(days=period_days)
+    rows = _pipeline_rows(actor.company_id, scope, since)
+    found = {stage: (n, cents, weighted) for stage, n, cents, weighted in rows}
     stages = []
     for stage in OPEN_STAGES:
         n, cents, weighted = found.get(stage, (0, 0, 0))
@@ -177,6 +164,43 @@ def pipeline_summary(
         amount=sum((s.amount for s in stages), Decimal("0.00")),
         weighted_amount=_weighted(sum(int(v[2] or 0) for v in found.values())),
     )
+
+
+def _pipeline_query(company_id: int, scope: int | None, since: datetime | None) -> Any:
+    o = Opportunity
+    query = (
+        o.select(
+            o.stage,
+            fn.COUNT(o.id).coerce(False),
+            fn.SUM(o.amount).coerce(False),
+            fn.SUM(o.amount * o.probability).coerce(False),
+        )
+        .where((o.company == company_id) & o.stage.in_(OPEN_STAGES))
+        .group_by(o.stage)
+    )
+    if scope is not None:
+        query = query.where(o.assigned_to == scope)
+    if since is not None:
+        query = query.where(o.created_at >= since)
+    return query
+
+
+# SQL text per (database class, member filter?, period filter?): peewee writes each shape once;
+# rendering it costs more than the query itself on a rep's small pipeline (bench/pipeline.py).
+_PIPELINE_SQL: dict[tuple[type, bool, bool], str] = {}
+
+
+def _pipeline_rows(company_id: int, scope: int | None, since: datetime | None) -> list[Any]:
+    params: list[Any] = [company_id, *OPEN_STAGES]
+    params += [v for v in (scope, since) if v is not None]
+    key = (type(database.obj), scope is not None, since is not None)
+    sql = _PIPELINE_SQL.get(key)
+    if sql is None:
+        sql, built = _pipeline_query(company_id, scope, since).sql()
+        if list(built) != params:  # the cached text must bind exactly these parameters
+            raise RuntimeError(f"pipeline query parameters changed: {built!r}")
+        _PIPELINE_SQL[key] = sql
+    return database.execute_sql(sql, params).fetchall()
 
 
 def _weighted(cents_times_percent: Any) -> Decimal:
