@@ -268,3 +268,18 @@ def test_counts_ignore_other_companies(acme: Workspace, globex: Workspace, froze
     assert s.customer_count == 1
     assert seg.recount_all(NOW) == 1
     assert CustomerSegment.get_by_id(s.id).customer_count == 1
+
+
+def test_add_order_refreshes_metrics_and_counts(acme: Workspace, frozen) -> None:
+    """The real order use case (crm.customers) drives rules 3, 4 and 7 end to end."""
+    from crm.customers import add_order
+
+    c = customer(acme, "a", ("19999.99", 100))
+    recompute_company(acme.company.id, NOW)
+    s = seg.create_segment(
+        acme.actor(), name="Silver", criteria=seg.parse_criteria_text("tier=silver churn=low")
+    )
+    assert s.customer_count == 0
+    add_order(acme.actor(), c.id, amount=Decimal("0.01"), ordered_at=NOW - timedelta(days=1))
+    stored = CustomerSegment.get_by_id(s.id)
+    assert (stored.customer_count, stored.counted_at) == (1, NOW)
