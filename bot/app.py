@@ -13,6 +13,7 @@ them honour ``SLACK_API_URL`` and carry the gateway's retry handlers:
 from __future__ import annotations
 
 import logging
+import time
 
 from slack_bolt import App, BoltRequest, BoltResponse
 from slack_bolt.oauth.oauth_settings import OAuthSettings
@@ -49,6 +50,7 @@ class CRMApp(App):
 
     def dispatch(self, req: BoltRequest) -> BoltResponse:
         req.context["request_id"] = new_request_id()
+        req.context["started_at"] = time.monotonic()
         try:
             return super().dispatch(req)
         finally:

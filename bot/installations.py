@@ -8,7 +8,8 @@ written here.
 One row per installation event in ``slack_installations``: the bot token sits in its own
 column (the one the gateway reads); the rest of slack-sdk's ``Installation`` is kept as JSON
 in ``data`` so nothing Slack tells us at install time is lost. "Latest row wins" gives token
-rotation and re-installs for free.
+rotation and re-installs for free. The calling request owns the database connection (opened
+here if needed, released when the request ends).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from slack_sdk.oauth.installation_store import Bot, Installation, InstallationSt
 from slack_sdk.oauth.state_store import OAuthStateStore
 
 from crm.clock import utcnow
-from crm.db import database
+from crm.db import ensure_connected
 from crm.models import SlackInstallation, SlackOAuthState
 
 log = logging.getLogger(__name__)
@@ -42,18 +43,18 @@ class PeeweeInstallationStore(InstallationStore):
     # --- writing ------------------------------------------------------------------------------
     def save(self, installation: Installation) -> None:
         data = {k: v for k, v in vars(installation).items() if k not in _COLUMNS}
-        with database.connection_context():
-            SlackInstallation.create(
-                client_id=self.client_id,
-                enterprise_id=installation.enterprise_id,
-                team_id=None if installation.is_enterprise_install else installation.team_id,
-                user_id=installation.user_id or "",
-                bot_token=installation.bot_token,
-                bot_id=installation.bot_id,
-                bot_user_id=installation.bot_user_id,
-                data=data,
-                installed_at=utcnow(),
-            )
+        ensure_connected()
+        SlackInstallation.create(
+            client_id=self.client_id,
+            enterprise_id=installation.enterprise_id,
+            team_id=None if installation.is_enterprise_install else installation.team_id,
+            user_id=installation.user_id or "",
+            bot_token=installation.bot_token,
+            bot_id=installation.bot_id,
+            bot_user_id=installation.bot_user_id,
+            data=data,
+            installed_at=utcnow(),
+        )
 
     def save_bot(self, bot: Bot) -> None:
         """Bots are rows of :meth:`save` already; token rotation saves a whole installation."""
@@ -102,12 +103,12 @@ class PeeweeInstallationStore(InstallationStore):
         team_id: str | None,
         is_enterprise_install: bool | None = False,
     ) -> Bot | None:
-        with database.connection_context():
-            row = (
-                self._query(enterprise_id, team_id, is_enterprise_install)
-                .where(SlackInstallation.bot_token.is_null(False))
-                .first()
-            )
+        ensure_connected()
+        row = (
+            self._query(enterprise_id, team_id, is_enterprise_install)
+            .where(SlackInstallation.bot_token.is_null(False))
+            .first()
+        )
         return None if row is None else _installation(row).to_bot()
 
     def find_installation(
@@ -118,50 +119,50 @@ class PeeweeInstallationStore(InstallationStore):
         user_id: str | None = None,
         is_enterprise_install: bool | None = False,
     ) -> Installation | None:
-        with database.connection_context():
-            query = self._query(enterprise_id, team_id, is_enterprise_install)
-            if user_id is not None:
-                query = query.where(SlackInstallation.user_id == user_id)
-            row = query.first()
-            if row is None:
-                return None
-            installation = _installation(row)
-            if user_id is not None or installation.bot_token is None:
-                # The installer's row may predate a newer bot token (re-install by someone
-                # else): the bot token is per workspace, so take the latest one.
-                bot = self.find_bot(
-                    enterprise_id=enterprise_id,
-                    team_id=team_id,
-                    is_enterprise_install=is_enterprise_install,
-                )
-                if bot is not None:
-                    installation.bot_token = bot.bot_token
-                    installation.bot_id = bot.bot_id
-                    installation.bot_user_id = bot.bot_user_id
-                    installation.bot_scopes = bot.bot_scopes
-                    installation.bot_refresh_token = bot.bot_refresh_token
-                    installation.bot_token_expires_at = bot.bot_token_expires_at
+        ensure_connected()
+        query = self._query(enterprise_id, team_id, is_enterprise_install)
+        if user_id is not None:
+            query = query.where(SlackInstallation.user_id == user_id)
+        row = query.first()
+        if row is None:
+            return None
+        installation = _installation(row)
+        if user_id is not None or installation.bot_token is None:
+            # The installer's row may predate a newer bot token (re-install by someone
+            # else): the bot token is per workspace, so take the latest one.
+            bot = self.find_bot(
+                enterprise_id=enterprise_id,
+                team_id=team_id,
+                is_enterprise_install=is_enterprise_install,
+            )
+            if bot is not None:
+                installation.bot_token = bot.bot_token
+                installation.bot_id = bot.bot_id
+                installation.bot_user_id = bot.bot_user_id
+                installation.bot_scopes = bot.bot_scopes
+                installation.bot_refresh_token = bot.bot_refresh_token
+                installation.bot_token_expires_at = bot.bot_token_expires_at
         return installation
 
     # --- deleting (tokens_revoked / app_uninstalled events) --------------------------------------
     def delete_bot(self, *, enterprise_id: str | None, team_id: str | None) -> None:
-        with database.connection_context():
-            ids = [r.id for r in self._query(enterprise_id, team_id, False)]
-            if ids:
-                SlackInstallation.update(bot_token=None, bot_id=None, bot_user_id=None).where(
-                    SlackInstallation.id.in_(ids)
-                ).execute()
+        ensure_connected()
+        ids = [r.id for r in self._query(enterprise_id, team_id, False)]
+        if ids:
+            SlackInstallation.update(bot_token=None, bot_id=None, bot_user_id=None).where(
+                SlackInstallation.id.in_(ids)
+            ).execute()
 
     def delete_installation(
         self, *, enterprise_id: str | None, team_id: str | None, user_id: str | None = None
     ) -> None:
-        with database.connection_context():
-            query = self._query(enterprise_id, team_id, False)
-            if user_id is not None:
-                query = query.where(SlackInstallation.user_id == user_id)
-            ids = [r.id for r in query]
-            if ids:
-                SlackInstallation.delete().where(SlackInstallation.id.in_(ids)).execute()
+        ensure_connected()
+        query = self._query(enterprise_id, team_id, False)
+        if user_id is not None:
+            query = query.where(SlackInstallation.user_id == user_id)
+        ids = [r.id for r in query]
+        if ids:
+            SlackInstallation.delete().where(SlackInstallation.id.in_(ids)).execute()
 
 
 def _installation(row: SlackInstallation) -> Installation:
@@ -191,18 +192,18 @@ class PeeweeOAuthStateStore(OAuthStateStore):
 
     def issue(self, *args: Any, **kwargs: Any) -> str:
         state = secrets.token_urlsafe(32)
-        with database.connection_context():
-            SlackOAuthState.create(state=state, expire_at=utcnow() + self.expiration)
+        ensure_connected()
+        SlackOAuthState.create(state=state, expire_at=utcnow() + self.expiration)
         return state
 
     def consume(self, state: str) -> bool:
         """True once per unexpired state: the delete decides, so two callbacks racing with
         the same state cannot both succeed."""
-        with database.connection_context():
-            deleted = (
-                SlackOAuthState.delete()
-                .where((SlackOAuthState.state == state) & (SlackOAuthState.expire_at > utcnow()))
-                .execute()
-            )
-            SlackOAuthState.delete().where(SlackOAuthState.expire_at <= utcnow()).execute()
+        ensure_connected()
+        deleted = (
+            SlackOAuthState.delete()
+            .where((SlackOAuthState.state == state) & (SlackOAuthState.expire_at > utcnow()))
+            .execute()
+        )
+        SlackOAuthState.delete().where(SlackOAuthState.expire_at <= utcnow()).execute()
         return deleted == 1

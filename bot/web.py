@@ -61,8 +61,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         """Up means "can reach the database": a web process without it answers nobody."""
         started = time.perf_counter()
         try:
-            with database.connection_context():
-                database.execute_sql("SELECT 1")
+            database.connect(reuse_if_open=True)
+            database.execute_sql("SELECT 1")
         except Exception as e:
             log.warning("healthz: database unreachable: %s", e)
             return jsonify(ok=False, database="unreachable"), 503

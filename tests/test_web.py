@@ -289,3 +289,17 @@ def test_oauth_install_stores_the_installation_and_serves_the_new_workspace(
         assert Member.get(Member.slack_user_id == "UNEWBIE").role == "admin"
         assert {c.token for c in fake.calls_to("users.info")} == {"xoxb-installed"}
         check_all_payloads(client, fake)
+
+
+def test_manifest_matches_the_app() -> None:
+    """The manifest in the repo asks for what the app uses (no YAML parser needed: the
+    entries are checked line by line)."""
+    from bot.app import BOT_SCOPES, REDIRECT_PATH
+
+    text = (Path(__file__).resolve().parent.parent / "manifest.yml").read_text()
+    assert "command: /crm" in text and "should_escape: true" in text
+    for scope in BOT_SCOPES:
+        assert f"      - {scope}\n" in text
+    for callback in ("log_to_crm", "lead_from_message", "follow_up_on_message", "new_lead"):
+        assert f"callback_id: {callback}" in text
+    assert "/slack/events" in text and REDIRECT_PATH in text and "app_home_opened" in text
