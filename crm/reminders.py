@@ -237,8 +237,7 @@ def record_failed(claim: Claim) -> bool:
     return (
         FollowUp.update(last_reminded_at=claim.claimed_at, reminder_claimed_at=None)
         .where(
-            (FollowUp.id == claim.follow_up_id)
-            & (FollowUp.reminder_claimed_at == claim.claimed_at)
+            (FollowUp.id == claim.follow_up_id) & (FollowUp.reminder_claimed_at == claim.claimed_at)
         )
         .execute()
         == 1

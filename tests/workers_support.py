@@ -18,6 +18,7 @@ from typing import Any
 import dramatiq
 import pytest
 import redis
+from dramatiq.brokers.stub import StubBroker
 
 from crm.config import Settings, load_settings
 from tests.conftest import TestDB
@@ -79,20 +80,24 @@ class Workers:
     def drain(self, timeout: float = 20.0) -> None:
         """Wait until every queue (and its delay queue) is empty and the workers are idle."""
         deadline = time.monotonic() + timeout
-        queues = sorted(self.broker.get_declared_queues())
+        assert self.worker is not None
         while True:
-            pending = 0
-            for q in queues:
-                if isinstance(self.broker, dramatiq.brokers.stub.StubBroker):
-                    pending += self.broker.queues[q].qsize()
-                else:
-                    pending += self.broker.do_qsize(q)
-            if pending == 0 and self.worker is not None:
-                self.worker.join()
-                return
+            if self._pending() == 0:
+                self.worker.join()  # the work in progress may enqueue more
+                if self._pending() == 0:
+                    return
             if time.monotonic() > deadline:
-                raise AssertionError(f"queues not drained after {timeout}s: {pending} left")
+                raise AssertionError(f"queues not drained after {timeout}s")
             time.sleep(0.02)
+
+    def _pending(self) -> int:
+        pending = 0
+        for q in sorted(self.broker.get_declared_queues()):
+            if isinstance(self.broker, StubBroker):
+                pending += self.broker.queues[q].qsize()
+            else:
+                pending += self.broker.do_qsize(q)
+        return pending
 
 
 def start_workers(settings: Settings, threads: int = 4) -> Workers:

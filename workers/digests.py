@@ -33,8 +33,8 @@ log = logging.getLogger("crm.workers")
 
 
 @dramatiq.actor(queue_name="digests", max_retries=0, time_limit=5 * 60_000)
-def scan_digests(now: str | None = None) -> int:
-    """Periodic, so never retried. Returns how many digests it enqueued."""
+def scan_digests(now: str | None = None) -> None:
+    """Periodic, so never retried."""
     at = parse_now(now)
     daily = digests.members_due_daily_digest(at)
     for o in daily:
@@ -42,7 +42,6 @@ def scan_digests(now: str | None = None) -> int:
     weekly = digests.companies_due_weekly_digest(at)
     for o in weekly:
         send_weekly_digest.send(o.key, company_id=o.company_id, now=now)
-    return len(daily) + len(weekly)
 
 
 def _send_once(company_id: int, key: str, at: datetime, post: Callable[[Any], Any]) -> str | None:
@@ -74,13 +73,11 @@ def _send_once(company_id: int, key: str, at: datetime, post: Callable[[Any], An
     max_backoff=15 * 60_000,
     time_limit=60_000,
 )
-def send_daily_digest(
-    member_id: int, key: str, company_id: int, now: str | None = None
-) -> str | None:
+def send_daily_digest(member_id: int, key: str, company_id: int, now: str | None = None) -> None:
     at = parse_now(now)
     digest = digests.daily_digest(member_id, at)
     if digest is None:
-        return None  # nothing due: no digest (SPEC 5.3)
+        return  # nothing due: no digest (SPEC 5.3)
     member = Member.get_by_id(member_id)
 
     def post(client: Any) -> Any:
@@ -93,7 +90,7 @@ def send_daily_digest(
             unfurl_links=False,
         )
 
-    return _send_once(company_id, key, at, post)
+    _send_once(company_id, key, at, post)
 
 
 @dramatiq.actor(
@@ -103,11 +100,11 @@ def send_daily_digest(
     max_backoff=15 * 60_000,
     time_limit=120_000,
 )
-def send_weekly_digest(key: str, company_id: int, now: str | None = None) -> str | None:
+def send_weekly_digest(key: str, company_id: int, now: str | None = None) -> None:
     at = parse_now(now)
     company = Company.get_by_id(company_id)
     if not company.digest_channel:
-        return None
+        return
     digest = digests.weekly_digest(company_id, at)
 
     def post(client: Any) -> Any:
@@ -119,4 +116,4 @@ def send_weekly_digest(key: str, company_id: int, now: str | None = None) -> str
             unfurl_links=False,
         )
 
-    return _send_once(company_id, key, at, post)
+    _send_once(company_id, key, at, post)

@@ -53,12 +53,11 @@ def stale_customers(now: datetime, lookback: timedelta = LOOKBACK) -> list[tuple
 
 
 @dramatiq.actor(queue_name="metrics", max_retries=0, time_limit=5 * 60_000)
-def scan_new_orders(now: str | None = None) -> int:
-    """Periodic, so never retried. Returns how many recomputes it enqueued."""
+def scan_new_orders(now: str | None = None) -> None:
+    """Periodic, so never retried."""
     stale = stale_customers(parse_now(now))
     for company_id, customer_id in stale:
         recompute_customer.send(customer_id, company_id=company_id)
-    return len(stale)
 
 
 @dramatiq.actor(
@@ -80,8 +79,7 @@ def recompute_customer(customer_id: int, company_id: int) -> None:
     max_backoff=30 * 60_000,
     time_limit=60 * 60_000,
 )
-def recompute_all_metrics(now: str | None = None) -> int:
+def recompute_all_metrics(now: str | None = None) -> None:
     """The nightly job: every customer of every company, then every segment count."""
     written = metrics.recompute_all(parse_now(now) if now else None)
     log.info("nightly metrics: %d customer rows", written)
-    return written

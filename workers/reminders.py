@@ -50,8 +50,8 @@ def claim_timeout() -> timedelta:
 
 
 @dramatiq.actor(queue_name="reminders", max_retries=0, time_limit=5 * 60_000)
-def scan_reminders(now: str | None = None) -> int:
-    """Periodic, so never retried: the next scan is the retry. Returns how many it enqueued."""
+def scan_reminders(now: str | None = None) -> None:
+    """Periodic, so never retried: the next scan is the retry."""
     at = parse_now(now)
     mark_overdue(at)
     due = reminders.due_reminders(at, claim_timeout=claim_timeout())
@@ -59,7 +59,6 @@ def scan_reminders(now: str | None = None) -> int:
         send_reminder.send(item.follow_up_id, company_id=item.company_id, now=now)
     if due:
         log.info("reminder scan at %s: %d due", at, len(due))
-    return len(due)
 
 
 def _subject_label(fu: FollowUp) -> str:
@@ -77,15 +76,12 @@ def _subject_label(fu: FollowUp) -> str:
     max_backoff=10 * 60_000,
     time_limit=60_000,
 )
-def send_reminder(
-    follow_up_id: int, company_id: int | None = None, now: str | None = None
-) -> str | None:
-    """One reminder DM, at most once per occasion. Returns the message ``ts`` (or ``None``
-    when there was nothing to send)."""
+def send_reminder(follow_up_id: int, company_id: int | None = None, now: str | None = None) -> None:
+    """One reminder DM, at most once per occasion."""
     at = parse_now(now)
     claim = reminders.claim_reminder(follow_up_id, at, claim_timeout=claim_timeout())
     if claim is None:
-        return None  # not due (done, snoozed, night, reminded today) or another sender has it
+        return  # not due (done, snoozed, night, reminded today) or another sender has it
     try:
         fu = FollowUp.get_by_id(follow_up_id)
         company = Company.get_by_id(claim.company_id)
@@ -96,7 +92,7 @@ def send_reminder(
             if ts:
                 log.info("reminder %s was sent before a restart; recording it", claim.occasion)
                 reminders.record_sent(claim, channel, ts)
-                return ts
+                return
         response = slack.post_limited(
             client,
             channel,
@@ -125,11 +121,11 @@ def send_reminder(
         # a permanent refusal (user gone, DMs closed): try again tomorrow, not every minute
         log.warning("reminder %s refused by Slack: %s", claim.occasion, exc.response.get("error"))
         reminders.record_failed(claim)
-        return None
+        return
     except LookupError as exc:  # no bot token for the workspace: nothing to retry with
         reminders.record_failed(claim)
         log.warning("reminder %s not sent: %s", claim.occasion, exc)
-        return None
+        return
     except BaseException:
         # anything else (DB hiccup, time limit, shutdown): give the reminder back and retry
         reminders.release_claim(claim)
@@ -137,4 +133,3 @@ def send_reminder(
     # Slack has it. If recording fails now, the claim goes stale and the takeover finds the
     # message by its metadata instead of posting it again.
     reminders.record_sent(claim, response["channel"], response["ts"])
-    return response["ts"]

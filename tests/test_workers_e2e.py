@@ -1,0 +1,341 @@
+"""End to end: the real web process answering the reminder's buttons, a Redis outage, the
+embedded ``crm serve`` killed with SIGKILL, and the metrics jobs.
+
+Processes here run on the real clock, so reminders go to members in a zone where it is about
+midday right now (``Etc/GMT±N``): "due and within 08:00-20:00 local" holds whenever the suite
+runs. Waiting here is waiting for other processes, never sleeping time away.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+import time_machine
+
+from bot.blocks.followups import DONE, SNOOZE
+from crm import customers, segments
+from crm import followups as fus
+from crm.clock import utcnow
+from crm.config import load_settings
+from crm.models import Customer, CustomerMetric, CustomerSegment, FollowUp, Lead, Member, Order
+from tests import workers_support
+from tests.conftest import Workspace, make_member
+from tests.e2e_support import SlackClient, SlackUserRef, check_blocks, free_port, http, start_web
+from tests.slack_fake import FakeSlack, SlackUser
+from tests.workers_support import (
+    PrivateRedis,
+    Workers,
+    answer_history_from_posts,
+    posts,
+    start_workers,
+    worker_env,
+)
+from workers.metrics import recompute_all_metrics, scan_new_orders
+from workers.reminders import scan_reminders
+from workers.scheduler import Scheduler, job_specs, lease_for
+
+if TYPE_CHECKING:
+    from tests.conftest import TestDB
+
+fake = workers_support.fake
+stub_workers = workers_support.stub_workers
+
+CRM = str(Path(sys.executable).with_name("crm"))
+
+
+def daytime_zone(now: datetime | None = None) -> str:
+    """An IANA zone where it is about 12:00 now (Etc/GMT-3 is UTC+3: the sign is inverted)."""
+    offset = 12 - (now or datetime.now(UTC)).hour
+    return "Etc/GMT" if offset == 0 else f"Etc/GMT{-offset:+d}"
+
+
+def awake_member(ws: Workspace, fake: FakeSlack, user_id: str) -> Member:
+    zone = daytime_zone()
+    fake.add_user(SlackUser(user_id, user_id.title(), tz=zone, team_id=ws.company.team_id))
+    member = make_member(ws.company, user_id, tz=zone)
+    Member.update(refreshed_at=utcnow()).where(Member.id == member.id).execute()
+    return Member.get_by_id(member.id)
+
+
+def overdue(ws: Workspace, member: Member, title: str = "Call back") -> FollowUp:
+    lead = Lead.create(company=ws.company.id, name=f"Lead of {member.slack_user_id}")
+    return fus.create_follow_up(
+        ws.actor(member),
+        subject_type="lead",
+        subject_id=lead.id,
+        title=title,
+        due_at=utcnow() - timedelta(hours=1),
+    )
+
+
+def click_on_dm(
+    slack: SlackClient, fu: FollowUp, blocks: list, action_id: str, value: str, user: str
+) -> None:
+    """A button press on the bot's DM, as Slack sends it: the container names the message."""
+    payload = {
+        "type": "block_actions",
+        "user": {"id": user, "team_id": "TACME", "username": user.lower()},
+        "api_app_id": "A1",
+        "token": "legacy-verification-token",
+        "container": {
+            "type": "message",
+            "message_ts": fu.reminder_ts,
+            "channel_id": fu.reminder_channel,
+            "is_ephemeral": False,
+        },
+        "trigger_id": f"1.{user}.trigger",
+        "team": {"id": "TACME", "domain": "acme"},
+        "channel": {"id": fu.reminder_channel, "name": "directmessage"},
+        "message": {"ts": fu.reminder_ts, "text": "reminder", "blocks": blocks},
+        "response_url": slack.web.fake.response_url("dm"),
+        "actions": [
+            {
+                "action_id": action_id,
+                "block_id": f"followup_reminder:{fu.id}",
+                "value": value,
+                "type": "button",
+                "action_ts": f"{time.time():.6f}",
+            }
+        ],
+    }
+    r = slack.interact(payload)
+    assert r.status == 200, r.text
+
+
+def scan_now(workers: Workers, now: datetime) -> None:
+    with time_machine.travel(now.replace(tzinfo=UTC), tick=True):
+        scan_reminders.send(now=now.isoformat())
+        workers.drain()
+
+
+# --- the buttons, through the real web process ---------------------------------------------
+
+
+def test_done_and_snooze_buttons_on_the_reminder_dm(
+    db: TestDB, acme: Workspace, fake: FakeSlack, stub_workers: Workers, tmp_path: Path
+) -> None:
+    rep = awake_member(acme, fake, "UACREP1")
+    first, second = overdue(acme, rep, "Send the quote"), overdue(acme, rep, "Call Mwila")
+    now = utcnow()
+    scan_now(stub_workers, now)
+    dms = posts(fake)
+    assert len(dms) == 2
+    for dm in dms:
+        check_blocks(dm.args["blocks"], where="reminder DM")
+    by_fid = {c.args["metadata"]["event_payload"]["follow_up_id"]: c for c in dms}
+
+    with start_web(db.url, fake, tmp_path) as web:
+        slack = SlackClient(web)
+        fu = FollowUp.get_by_id(first.id)
+        click_on_dm(slack, fu, by_fid[fu.id].args["blocks"], DONE, str(fu.id), rep.slack_user_id)
+        [update] = fake.wait_for("chat.update", 1)
+        assert (update.args["channel"], update.args["ts"]) == (fu.reminder_channel, fu.reminder_ts)
+        assert "done" in str(update.args["blocks"]) and "undo" in str(update.args["blocks"])
+        check_blocks(update.args["blocks"], where="done")
+        assert FollowUp.get_by_id(fu.id).status == "completed"
+
+        fu2 = FollowUp.get_by_id(second.id)
+        clicked_at = utcnow()
+        click_on_dm(
+            slack, fu2, by_fid[fu2.id].args["blocks"], SNOOZE, f"{fu2.id}:1h", rep.slack_user_id
+        )
+        updates = fake.wait_for("chat.update", 2)
+        assert updates[1].args["ts"] == fu2.reminder_ts and "Snoozed" in str(updates[1].args)
+    snoozed = FollowUp.get_by_id(fu2.id).snoozed_until
+    assert clicked_at + timedelta(minutes=59) <= snoozed <= utcnow() + timedelta(hours=1)
+
+    # a day's reminder was sent; the snooze brings the next one an hour later, not a day
+    scan_now(stub_workers, snoozed - timedelta(minutes=1))
+    assert len(posts(fake)) == 2
+    scan_now(stub_workers, snoozed + timedelta(minutes=1))
+    dms = posts(fake)
+    assert len(dms) == 3 and dms[-1].args["metadata"]["event_payload"]["follow_up_id"] == fu2.id
+
+
+# --- Redis down: the web keeps storing, the work is picked up when Redis is back -----------
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
+    server = PrivateRedis(tmp_path).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _wait(check, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+def test_redis_outage_web_keeps_storing_and_reminders_go_out_once_after(
+    db: TestDB,
+    acme: Workspace,
+    fake: FakeSlack,
+    private_redis: PrivateRedis,
+    tmp_path: Path,
+) -> None:
+    members = [awake_member(acme, fake, f"UOUT{i}") for i in range(4)]
+    env = worker_env(
+        db,
+        fake,
+        REDIS_URL=private_redis.url,
+        CRM_REDIS_NAMESPACE="crm",
+        CRM_SCAN_INTERVAL="1",
+        CRM_SCHEDULER_LOCK_TTL="2",
+    )
+    settings = load_settings(env)
+    workers = start_workers(settings, threads=4)
+    from workers import broker as brokers
+
+    scheduler = Scheduler(
+        workers.broker,
+        lease_for(settings, brokers.redis_client()),
+        job_specs(settings),
+        blocking=False,
+    )
+    scheduler.start()
+    try:
+        with start_web(db.url, fake, tmp_path, extra_env={"REDIS_URL": private_redis.url}) as web:
+            private_redis.stop()
+            slack = SlackClient(web)
+            user = SlackUserRef(members[0].slack_user_id)
+            r = slack.command('lead add "Chanda Mulenga" source=referral', user)
+            assert r.status == 200, r.text
+            _wait(lambda: Lead.get_or_none(Lead.name == "Chanda Mulenga"), 10, "the lead")
+            assert http("GET", f"{web.url}/healthz").status == 200
+            due = [overdue(acme, m) for m in members]  # stored while Redis is down
+            time.sleep(3)  # a few scheduler firings fail against the stopped Redis
+            assert posts(fake) == []
+
+            private_redis.start()  # empty: whatever the queue held is gone
+            _wait(lambda: len(posts(fake)) >= len(due), 60, "the reminders after Redis")
+            time.sleep(3)  # more scans: nothing goes out twice
+    finally:
+        scheduler.shutdown()
+        workers.stop()
+        workers.broker.close()
+    sent = sorted(c.args["metadata"]["event_payload"]["follow_up_id"] for c in posts(fake))
+    assert sent == sorted(f.id for f in due)
+    assert {f.reminder_count for f in FollowUp.select()} == {1}
+
+
+# --- the embedded process killed with SIGKILL ------------------------------------------------
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return http("GET", f"{url}/healthz", timeout=2).status == 200
+    except OSError:  # not listening yet
+        return False
+
+
+def _serve(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [CRM, "serve", "--host", "127.0.0.1", "--threads", "4"],
+            cwd=log.parent,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def test_crm_serve_killed_while_sending_sends_each_reminder_once_after_restart(
+    db: TestDB, acme: Workspace, fake: FakeSlack, tmp_path: Path
+) -> None:
+    members = [awake_member(acme, fake, f"UKILL{i:02d}") for i in range(12)]
+    due = [overdue(acme, m) for m in members]
+    answer_history_from_posts(fake)
+    slow = fake._default
+
+    def slow_post(call):  # type: ignore[no-untyped-def]
+        time.sleep(0.4)  # Slack has the message; the answer is still on its way
+        return slow(call)
+
+    fake.handlers["chat.postMessage"] = slow_post
+    port = free_port()
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SLACK_", "DATABASE_", "REDIS_", "CRM_", "PORT"))
+    }
+    env.update(
+        worker_env(db, fake, CRM_SCAN_INTERVAL="1", CRM_REMINDER_CLAIM_TIMEOUT="3"),
+        PORT=str(port),
+        PYTHONUNBUFFERED="1",
+    )
+    log = tmp_path / "serve.log"
+    proc = _serve(env, log)
+    try:
+        _wait(lambda: len(posts(fake)) >= 3, 60, f"first DMs\n{log.read_text()}")
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        before = len(posts(fake))
+        assert before < len(due), "all sent before the kill; nothing was tested"
+
+        proc = _serve(env, log)
+        _wait(lambda: _healthy(f"http://127.0.0.1:{port}"), 30, "the restarted web")
+        _wait(
+            lambda: FollowUp.select().where(FollowUp.reminder_count == 1).count() == len(due),
+            60,
+            f"every reminder recorded\n{log.read_text()}",
+        )
+        time.sleep(4)  # more scans and a claim timeout: still nothing twice
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(20)
+    sent = sorted(c.args["metadata"]["event_payload"]["follow_up_id"] for c in posts(fake))
+    assert sent == sorted(f.id for f in due), log.read_text()[-3000:]
+    assert {f.reminder_count for f in FollowUp.select()} == {1}
+    # the kill left claims behind, and their takeover looked for a DM Slack already had
+    assert fake.calls_to("conversations.history")
+
+
+# --- metrics -----------------------------------------------------------------------------------
+
+
+def test_a_new_order_enqueues_the_customers_recompute(
+    acme: Workspace, stub_workers: Workers
+) -> None:
+    customer = customers.create_customer(acme.actor(acme.admin), name="Bwalya Stores")
+    # an order that arrived without the service (a bulk load): only the scan can notice it
+    Order.create(company=acme.company.id, customer=customer.id, amount=Decimal("25000"))
+    assert CustomerMetric.get_or_none(CustomerMetric.customer == customer.id) is None
+    scan_new_orders.send()
+    stub_workers.drain()
+    metric = CustomerMetric.get(CustomerMetric.customer == customer.id)
+    assert (metric.lifetime_value, metric.tier) == (Decimal("25000.00"), "silver")
+
+
+def test_nightly_job_recomputes_every_company_and_segment(
+    acme: Workspace, globex: Workspace, stub_workers: Workers
+) -> None:
+    made = []
+    for ws, amount in ((acme, "120000"), (globex, "60000")):
+        c = Customer.create(company=ws.company.id, name=f"Big {ws.company.team_id}")
+        Order.create(company=ws.company.id, customer=c.id, amount=Decimal(amount))
+        made.append(c)
+    segment = segments.create_segment(
+        acme.actor(acme.admin), name="Platinum", criteria={"tier": "platinum"}
+    )
+    assert CustomerSegment.get_by_id(segment.id).customer_count == 0
+    recompute_all_metrics.send()
+    stub_workers.drain()
+    tiers = {m.customer_id: m.tier for m in CustomerMetric.select()}
+    assert tiers == {made[0].id: "platinum", made[1].id: "gold"}
+    assert CustomerSegment.get_by_id(segment.id).customer_count == 1
