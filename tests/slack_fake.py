@@ -65,7 +65,11 @@ def _decode_args(content_type: str, body: bytes) -> dict[str, Any]:
             return {"_raw": body.decode("utf-8", "replace")}
         return data if isinstance(data, dict) else {"_json": data}
     if "application/x-www-form-urlencoded" in content_type:
-        args: dict[str, Any] = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
+        try:  # slack-sdk posts file uploads as raw bytes under urllib's default form type
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            return {"_bytes": len(body)}
+        args: dict[str, Any] = dict(parse_qsl(text, keep_blank_values=True))
         for key in ("blocks", "view", "attachments", "metadata", "files"):
             if isinstance(args.get(key), str):
                 with contextlib.suppress(ValueError):
