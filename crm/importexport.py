@@ -44,7 +44,8 @@ from crm import permissions
 from crm.actors import Actor
 from crm.audit import ChangeSet, change, entity_type_of, snapshot
 from crm.clock import utcnow
-from crm.errors import Conflict, CRMError, NotFound, ValidationError
+from crm.db import database, is_postgres
+from crm.errors import Conflict, CRMError, NotFound, PermissionDenied, ValidationError
 from crm.leads import clean_name, clean_tags, clean_text
 from crm.models import (
     LEAD_SOURCES,
@@ -72,33 +73,17 @@ from crm.parsing import (
 
 KINDS = ("leads", "customers", "orders")
 COLUMNS: dict[str, tuple[str, ...]] = {
-    "leads": (
-        "name",
-        "email",
-        "phone",
-        "company",
-        "source",
-        "value",
-        "probability",
-        "priority",
-        "status",
-        "assigned_to",
-        "lost_reason",  # optional: a lost lead needs its reason to round-trip
-    ),
+    # leads' lost_reason is an addition to the spec's columns: a lost lead needs its reason
+    "leads": ("name", "email", "phone", "company", "source", "value", "probability",
+              "priority", "status", "assigned_to", "lost_reason"),
     "customers": ("name", "email", "phone", "company", "industry", "tags"),
     "orders": ("customer", "amount", "cost", "date", "ref"),
-}
+}  # fmt: skip
 REQUIRED = {"leads": ("name",), "customers": ("name",), "orders": ("customer", "amount")}
 # Headers other tools write for the same thing (the original system's field names, mostly).
-ALIASES = {
-    "company_name": "company",
-    "estimated_value": "value",
-    "assigned": "assigned_to",
-    "assignee": "assigned_to",
-    "external_ref": "ref",
-    "reference": "ref",
-    "ordered_at": "date",
-}
+ALIASES = {"company_name": "company", "estimated_value": "value", "assigned": "assigned_to",
+           "assignee": "assigned_to", "external_ref": "ref", "reference": "ref",
+           "ordered_at": "date"}  # fmt: skip
 BATCH_SIZE = 500
 FUTURE_SLACK = 300  # seconds an order may lie in the future (clock skew), as in add_order
 EXTRA = "\x00extra"  # marks a row with more values than the header has columns
@@ -253,7 +238,7 @@ def import_csv(
                 parsed.append(_Row(line, *handler.parse(ctx, raw)))
             except CRMError as exc:
                 report.reject(line, exc)
-        with change(actor) as ch:  # one transaction, one change id per batch
+        with _write_transaction(), change(actor) as ch:  # one transaction and change id
             for row, exc in handler.resolve(ctx, parsed):
                 report.reject(row.line, exc)
                 parsed = [r for r in parsed if r is not row]
@@ -274,6 +259,13 @@ def import_csv(
     report.rejected.sort(key=lambda r: r.line)
     report.seconds = time.monotonic() - started
     return report
+
+
+def _write_transaction() -> Any:
+    """On SQLite, take the write lock at BEGIN: a transaction that reads first and writes
+    later fails with "database is locked" if another process wrote in between (see
+    :mod:`crm.idempotency`). Inside an outer transaction (the demo) this is a savepoint."""
+    return database.atomic() if is_postgres() else database.atomic(lock_type="IMMEDIATE")
 
 
 # --- cells -------------------------------------------------------------------------------------
@@ -376,28 +368,20 @@ def _known_contacts(ctx: _Context, model: type[Lead | Customer], rows: list[_Row
 
 
 def _bulk_create(ch: ChangeSet, model: type[M], rows: list[dict[str, Any]]) -> list[M]:
-    """Insert ``rows`` with one statement and audit each new record as ``ch.created`` would,
-    with one more (one INSERT per record and per audit row is what made imports slow).
-    The ids come back through RETURNING, in row order, on PostgreSQL and SQLite >= 3.35."""
+    """Insert ``rows`` with one statement and audit each record as ``ch.created`` would, with
+    one more: an INSERT per record and per audit row is what made imports slow. The ids come
+    back through RETURNING, in row order, on PostgreSQL and SQLite >= 3.35 (as Django's
+    bulk_create relies on too)."""
     if not rows:
         return []
     now, actor = utcnow(), ch.actor
     rows = [{"created_at": now, "updated_at": now, **r} for r in rows]
     ids = [i for (i,) in model.insert_many(rows).returning(model.id).tuples().execute()]
     records = [model(id=i, **r) for i, r in zip(ids, rows, strict=True)]
-    audit = {
-        "company": actor.company_id,
-        "change_id": ch.change_id,
-        "actor_type": actor.kind,
-        "actor_member": actor.member_id,
-        "actor_token": actor.token_id,
-        "actor_label": actor.label[:200],
-        "origin": actor.origin,
-        "action": "create",
-        "entity_type": entity_type_of(records[0]),
-        "created_at": now,
-        "updated_at": now,
-    }
+    audit = {"company": actor.company_id, "change_id": ch.change_id, "actor_type": actor.kind,
+             "actor_member": actor.member_id, "actor_token": actor.token_id,
+             "actor_label": actor.label[:200], "origin": actor.origin, "action": "create",
+             "entity_type": entity_type_of(records[0]), "created_at": now, "updated_at": now}  # fmt: skip
     AuditLog.insert_many(
         [
             {**audit, "entity_id": r.id, "changes": {k: [None, v] for k, v in snapshot(r).items()}}
@@ -419,18 +403,11 @@ def _bind_keys(ctx: _Context, ch: ChangeSet, kind: str, pairs: list[tuple[str, i
     now = utcnow()
     IdempotencyKey.insert_many(
         [
-            {
-                "company": company,
-                "key": key,
-                "entity_type": entity,
-                "entity_id": rid,
-                "change_id": ch.change_id,
-                "created_at": now,
-                "updated_at": now,
-            }
+            {"company": company, "key": key, "entity_type": entity, "entity_id": rid,
+             "change_id": ch.change_id, "created_at": now, "updated_at": now}
             for key, (_, rid) in zip(keys, pairs, strict=True)
         ]
-    ).execute()
+    ).execute()  # fmt: skip
 
 
 # --- the kinds ---------------------------------------------------------------------------------
@@ -554,15 +531,8 @@ class _Customers(_Kind):
     def export_rows(self, actor: Actor) -> Iterator[list[str]]:
         query = Customer.select().where(Customer.company == actor.company_id).order_by(Customer.id)
         for c in query.iterator():
-            tags = ",".join(c.tags or [])
-            yield [
-                c.name,
-                c.email or "",
-                c.phone or "",
-                c.company_name or "",
-                c.industry or "",
-                tags,
-            ]
+            cells = (c.name, c.email, c.phone, c.company_name, c.industry, ",".join(c.tags or []))
+            yield [_cell(v) for v in cells]
 
 
 class _Orders(_Kind):
@@ -630,8 +600,12 @@ class _Orders(_Kind):
                     hint="customer=C12",
                 )
             else:
-                what = f"no customer has the email {value}" if kind == "email" else f"C{value}"
-                failed[cell] = NotFound(f"customer: {what} not found", field="customer")
+                what = (
+                    f"no customer has the email {value}"
+                    if kind == "email"
+                    else f"C{value} not found"
+                )
+                failed[cell] = NotFound(f"customer: {what}", field="customer")
         refs = dict(
             Order.select(Order.external_ref, Order.customer)
             .where((Order.company == company) & Order.external_ref.in_([r.key for r in rows]))
@@ -648,7 +622,7 @@ class _Orders(_Kind):
                     f"ref: {row.key} is already an order of C{refs[row.key]}, "
                     f"not of C{customer.id}", field="ref")))  # fmt: skip
             elif not permissions.can_edit(ctx.actor, customer):
-                out.append((row, CRMError(
+                out.append((row, PermissionDenied(
                     f"customer: C{customer.id} is assigned to someone else; only its "
                     "assignee, managers and admins may add orders", field="customer")))  # fmt: skip
             else:

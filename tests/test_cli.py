@@ -165,3 +165,29 @@ def test_unusable_import_file_exits_2(
     if content is not None:
         path.write_text(content, encoding="utf-8")
     _one_line_error(crm(db, "import", "leads", str(path), cwd=tmp_path), fragment)
+
+
+def test_demo_is_deterministic_and_reset_reloads_it(db: TestDB) -> None:
+    from datetime import datetime
+
+    from crm.demo import load_demo
+    from crm.models import FollowUp, StageChange
+
+    def snapshot() -> tuple[list[tuple], list[tuple], int]:
+        leads = [(lead.name, lead.email, lead.estimated_value, lead.status)
+                 for lead in Lead.select().order_by(Lead.id)]  # fmt: skip
+        deals = [(o.name, o.amount, o.stage, o.actual_close_date)
+                 for o in Opportunity.select().order_by(Opportunity.id)]  # fmt: skip
+        return leads, deals, Order.select().count()
+
+    now = datetime(2026, 6, 1, 12, 0)
+    first = load_demo(now=now)
+    assert first.created and first.overdue > 0 and first.won > 0 and first.lost > 0
+    before = snapshot()
+    assert load_demo(now=now).created is False
+    assert load_demo(now=now, reset=True).created
+    assert snapshot() == before
+    # history is in the past, spread over months, never after "now"
+    times = [s.changed_at for s in StageChange.select()]
+    assert max(times) <= now and (now - min(times)).days > 90
+    assert FollowUp.select().where(FollowUp.status == "overdue").count() == first.overdue
