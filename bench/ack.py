@@ -13,6 +13,11 @@ The Slack Web API is FakeSlack (the tests' stand-in) in this process.
 
 Goal (SPEC 5.1 / the issue): full p99 <= 1.5x bare p99 and < 300 ms.
 
+``--budgets 0`` adds a run with ``CRM_ACK_BUDGET_MS=0`` (every command acknowledged at once,
+answered through ``response_url``): faster acks, slower answers. With ``--think 0`` both servers
+are saturated and latency is concurrency / throughput, so the ratio compares throughputs of a
+no-op and a real write; ``--think 1`` models people and compares service times.
+
     .venv/bin/python -m bench.ack [--duration 30] [--users 20] [--database-url URL]
 """
 
@@ -144,7 +149,13 @@ def _command_body(user_id: str, n: int, response_url: str) -> bytes:
 
 
 def _user_loop(
-    url: str, user_id: str, until: float, run: Run, sink: AnswerSink, lock: threading.Lock
+    url: str,
+    user_id: str,
+    until: float,
+    run: Run,
+    sink: AnswerSink,
+    lock: threading.Lock,
+    think: float,
 ) -> None:
     """One member: send a command, wait for its answer (in the ack or via response_url),
     send the next; the way a person works through a list of leads."""
@@ -179,13 +190,17 @@ def _user_loop(
             run.acks.append(acked)
             run.answers.append(done)
             run.late += not inline
+        if think:
+            time.sleep(think)
 
 
-def load(web: WebProcess, users: list[str], seconds: float, run: Run, sink: AnswerSink) -> None:
+def load(
+    web: WebProcess, users: list[str], seconds: float, run: Run, sink: AnswerSink, think: float
+) -> None:
     lock = threading.Lock()
     until = time.monotonic() + seconds
     threads = [
-        threading.Thread(target=_user_loop, args=(web.url, u, until, run, sink, lock))
+        threading.Thread(target=_user_loop, args=(web.url, u, until, run, sink, lock, think))
         for u in users
     ]
     for t in threads:
@@ -216,9 +231,9 @@ def measure(
             extra_env=extra,
         ) as web,
     ):
-        load(web, users, args.warmup, Run(name), sink)  # members created, pools warm
+        load(web, users, args.warmup, Run(name), sink, args.think)  # members made, pools warm
         run = Run(name)
-        load(web, users, args.duration, run, sink)
+        load(web, users, args.duration, run, sink, args.think)
         return run
 
 
@@ -251,6 +266,12 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (both servers)")
     parser.add_argument("--threads", type=int, default=8, help="threads per worker (both)")
     parser.add_argument(
+        "--think",
+        type=float,
+        default=0.0,
+        help="seconds a member pauses after each answer (0: back to back, saturating)",
+    )
+    parser.add_argument(
         "--budgets",
         default="",
         help="also run the web process with these CRM_ACK_BUDGET_MS values, e.g. 0,250",
@@ -280,7 +301,8 @@ def report(args: Any, bare: Run, runs: list[Run]) -> None:
     backend = urlparse(args.database_url).scheme
     print(
         f"/crm lead add, {args.users} members x {args.duration:.0f}s each waiting for their "
-        f"answer, gunicorn gthread {args.workers}x{args.threads}, {backend}"
+        f"answer (+{args.think:g}s think time), gunicorn gthread {args.workers}x{args.threads}, "
+        f"{backend}"
     )
     print(
         f"{'server':<12} {'commands':>8} {'errors':>6} {'cmd/s':>6} {'ack p50':>8} "

@@ -31,3 +31,11 @@ keepalive = 75
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info")
+
+
+def post_worker_init(worker: object) -> None:
+    """Hand the GIL over every 1 ms instead of 5 ms: a request thread waiting to send a
+    3-second-critical ack should not sit behind a handler thread building SQL."""
+    import sys
+
+    sys.setswitchinterval(0.001)
