@@ -1,4 +1,5 @@
-"""``/crm lead ...`` handlers: parse the words, call :mod:`crm.leads`, render."""
+"""``/crm lead ...`` handlers: parse the words, call :mod:`crm.leads` (or read a card from
+:mod:`crm.cards`), render with :mod:`bot.blocks.leads`."""
 
 from __future__ import annotations
 
@@ -12,22 +13,25 @@ from bot.blocks.common import (
     context,
     ephemeral,
     escape,
-    fields_section,
     receipt,
     section,
 )
+from bot.blocks.leads import lead_card, lead_row
+from bot.blocks.lists import PAGE_SIZE, paged_list
 from bot.grammar import Command
 from bot.listeners.commands.crm import CommandContext, Reply, handles
+from bot.listeners.commands.listing import pager, whose, written
 from bot.listeners.commands.values import member_id, ref_id
-from crm import leads
+from crm import cards, leads
 from crm.actors import Actor
 from crm.duplicates import DuplicateFound
-from crm.models import Lead
-from crm.parsing import format_money, parse_money, parse_percent
+from crm.parsing import parse_money, parse_percent
 from crm.tenancy import ref_label
 
 USE_EXISTING_ACTION = "lead_use_existing"
 CREATE_ANYWAY_ACTION = "lead_create_anyway"
+UNASSIGN = ("none", "nobody")
+ME = ("me", "mine")
 
 
 def lead_fields(cmd: Command, ctx: CommandContext) -> dict[str, Any]:
@@ -87,30 +91,77 @@ def add(cmd: Command, actor: Actor, ctx: CommandContext) -> Reply:
     return create(actor, ctx, cmd, f"slack:cmd:{ctx.trigger_id or ctx.request_id}")
 
 
-def lead_card(lead: Lead, currency: str) -> list[Block]:
-    label = ref_label("lead", lead.id)
-    value = format_money(lead.estimated_value, currency) if lead.estimated_value else "—"
-    assignee = f"<@{lead.assigned_to.slack_user_id}>" if lead.assigned_to_id else "nobody"
-    return [
-        section(f"*{label}* {escape(lead.name)}"),
-        fields_section(
-            [
-                ("Status", lead.status),
-                ("Priority", lead.priority),
-                ("Value", value),
-                ("Probability", f"{lead.probability}%" if lead.probability is not None else "—"),
-                ("Email", escape(lead.email or "—")),
-                ("Phone", escape(lead.phone or "—")),
-                ("Company", escape(lead.company_name or "—")),
-                ("Assigned to", assignee),
-            ]
-        ),
-        context(f"source {lead.source}"),
-    ]
-
-
 @handles("lead", "show")
 def show(cmd: Command, actor: Actor, ctx: CommandContext) -> Reply:
-    lead = leads.get_lead(actor, ref_id(cmd.args["ref"], "lead"))
+    card = cards.lead_card(actor, ref_id(cmd.args["ref"], "lead"))
+    return ephemeral(lead_card(card, ctx.company.currency), f"{card.ref} {card.record.name}")
+
+
+@handles("lead", "list")
+def list_leads(cmd: Command, actor: Actor, ctx: CommandContext) -> Reply:
+    return lead_page(cmd, actor, ctx, 0)
+
+
+@pager("lead", "list")
+def lead_page(cmd: Command, actor: Actor, ctx: CommandContext, offset: int) -> Reply:
+    found = leads.list_leads(
+        actor,
+        status=cmd.args.get("status"),
+        assigned_to_id=whose(cmd, ctx),
+        source=cmd.options.get("source"),
+        limit=PAGE_SIZE + 1,
+        offset=offset,
+    )
+    people = cards.people_of(actor, {lead.assigned_to_id for lead in found})
+    currency = ctx.company.currency
+    rows = [lead_row(lead, people.get(lead.assigned_to_id), currency) for lead in found]
+    blocks = paged_list(
+        "Leads, most urgent first",
+        rows,
+        offset=offset,
+        has_more=len(found) > PAGE_SIZE,
+        command_text=cmd.text,
+        empty="No leads match; /crm lead add creates one.",
+        hint="`/crm lead L12` opens one.",
+    )
+    return ephemeral(blocks, f"{len(rows[:PAGE_SIZE])} leads")
+
+
+@handles("lead", "status")
+def status(cmd: Command, actor: Actor, ctx: CommandContext) -> Reply:
+    lead = leads.set_lead_status(
+        actor,
+        ref_id(cmd.args["ref"], "lead"),
+        cmd.args["status"],
+        reason=cmd.options.get("reason"),
+    )
     label = ref_label("lead", lead.id)
-    return ephemeral(lead_card(lead, ctx.company.currency), f"{label} {lead.name}")
+    return written(
+        label, f"{lead.name} → {lead.status}", lead.change_id, "Moved", "nothing changed"
+    )
+
+
+@handles("lead", "assign")
+def assign(cmd: Command, actor: Actor, ctx: CommandContext) -> Reply:
+    who = cmd.args["user"]
+    assignee = None if who.lower() in UNASSIGN else member_id(ctx, who, "user")
+    lead = leads.assign_lead(actor, ref_id(cmd.args["ref"], "lead"), assignee)
+    label = ref_label("lead", lead.id)
+    whom = "nobody" if assignee is None else f"<@{ctx.user_id if who.lower() in ME else who}>"
+    return written(
+        label, lead.name, lead.change_id, "Reassigned", "nothing changed", detail=f"now {whom}"
+    )
+
+
+@handles("lead", "convert")
+def convert(cmd: Command, actor: Actor, ctx: CommandContext) -> Reply:
+    lead_ref = ref_label("lead", ref_id(cmd.args["ref"], "lead"))
+    customer = leads.convert_lead(actor, ref_id(cmd.args["ref"], "lead"))
+    label = ref_label("customer", customer.id)
+    return written(
+        lead_ref,
+        f"{customer.name} to customer {label}",
+        customer.change_id,
+        "Converted",
+        "nothing changed",
+    )

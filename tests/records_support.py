@@ -1,0 +1,205 @@
+"""Shared by the ``/crm`` record command tests: ONE real web process (gunicorn serving
+``bot.web``) per test module and backend, and a fresh Slack workspace (team) per test.
+
+Starting gunicorn costs about a second and a half; the record tests send well over a hundred
+commands, so they share the process and keep apart by team id instead of truncating tables
+(every query of the app is company-scoped, which is exactly what rule 8 promises). The test
+process opens the same database to check what the commands did.
+"""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from peewee import Database
+
+from crm.actors import Actor
+from crm.db import open_database
+from crm.models import ALL_MODELS, Company, Member
+from tests.conftest import BACKENDS
+from tests.e2e_support import (
+    SlackClient,
+    SlackUserRef,
+    WebProcess,
+    check_all_payloads,
+    start_web,
+)
+from tests.slack_fake import Call, FakeSlack, SlackUser
+
+_teams = itertools.count(1)
+_answers = itertools.count(1)
+
+
+@dataclass
+class Site:
+    backend: str
+    web: WebProcess
+    fake: FakeSlack
+    database: Database
+
+
+@dataclass
+class Team:
+    """A workspace of its own: an admin, two reps, and the members they become."""
+
+    team_id: str
+    admin: SlackUserRef
+    rep: SlackUserRef
+    rep2: SlackUserRef
+
+    @property
+    def company(self) -> Company:
+        return Company.get(Company.team_id == self.team_id)
+
+    def member(self, user: SlackUserRef) -> Member:
+        return Member.get((Member.slack_user_id == user.id) & (Member.company == self.company))
+
+    def actor(self, user: SlackUserRef) -> Actor:
+        return Actor.for_member(self.member(user), "slack")
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def site(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Site]:
+    backend = request.param
+    workdir = tmp_path_factory.mktemp(f"web-{backend}")
+    if backend == "sqlite":
+        path = workdir / "crm.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        url = f"sqlite:///{path}"
+        handle = open_database(url)
+    else:
+        url = request.getfixturevalue("pg_url")
+        handle = open_database(url)
+        tables = ", ".join(f'"{m._meta.table_name}"' for m in ALL_MODELS)
+        handle.execute_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+    handle.connect(reuse_if_open=True)
+    try:
+        with FakeSlack() as fake, start_web(url, fake, workdir) as web:
+            yield Site(backend, web, fake, handle)
+    finally:
+        if not handle.is_closed():
+            handle.close()
+
+
+@pytest.fixture
+def team(site: Site) -> Team:
+    n = next(_teams)
+    team_id = f"TR{n}"
+    refs = []
+    for role, admin in (("ADM", True), ("REP", False), ("REPB", False)):
+        user = SlackUser(f"U{n}{role}", f"{role.title()} {n}", team_id=team_id, is_admin=admin)
+        site.fake.add_user(user)
+        refs.append(SlackUserRef(user.id, team_id, team_id.lower()))
+    return Team(team_id, *refs)
+
+
+@pytest.fixture
+def outsider(site: Site) -> SlackUserRef:
+    """A member of another workspace (rule 8: what they name of ours is "not found")."""
+    n = next(_teams)
+    user = site.fake.add_user(SlackUser(f"U{n}OUT", f"Out {n}", team_id=f"TX{n}"))
+    return SlackUserRef(user.id, user.team_id, "other")
+
+
+@pytest.fixture
+def slack(site: Site) -> Iterator[SlackClient]:
+    """A Slack client for one test; every Block Kit payload it saw is validated at the end."""
+    site.fake.clear()
+    client = SlackClient(site.web)
+    yield client
+    assert check_all_payloads(client, site.fake) > 0
+
+
+def wait_call(fake: FakeSlack, path: str, timeout: float = 10.0) -> Call:
+    """The post the web process made to ``path`` (a response_url), once it arrives."""
+    deadline = time.monotonic() + timeout
+    with fake.cond:
+        while True:
+            for call in fake.calls:
+                if call.path == path:
+                    return call
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"nothing was posted to {path}")
+            fake.cond.wait(remaining)
+
+
+def ask(slack: SlackClient, text: str, user: SlackUserRef) -> dict[str, Any]:
+    """Run ``/crm <text>`` and return the answer, whether it rode in the acknowledgement or
+    came later through ``response_url`` (slow lists, a busy machine)."""
+    name = f"ans{next(_answers)}"
+    fake = slack.web.fake
+    r = slack.command(text, user, response_url=fake.response_url(name))
+    assert r.status == 200, r.text
+    if r.body and r.headers.get("content-type", "").startswith("application/json"):
+        return r.json()
+    return wait_call(fake, f"/response/{name}").args
+
+
+def click(slack: SlackClient, action_id: str, value: str, user: SlackUserRef) -> dict[str, Any]:
+    """Press a button; return what the app posted back to the message's response_url."""
+    name = f"btn{next(_answers)}"
+    fake = slack.web.fake
+    r = slack.click(action_id, value, user, response_url=fake.response_url(name))
+    assert r.status == 200, r.text
+    return wait_call(fake, f"/response/{name}").args
+
+
+def text_of(payload: dict[str, Any]) -> str:
+    """Everything a member reads in a message: the fallback text and every block's text."""
+    parts = [payload.get("text", "")]
+    for block in payload.get("blocks", []):
+        if isinstance(block.get("text"), dict):
+            parts.append(block["text"]["text"])
+        for element in block.get("elements", []) + block.get("fields", []):
+            if isinstance(element, dict) and isinstance(element.get("text"), str):
+                parts.append(element["text"])
+    return "\n".join(parts)
+
+
+def buttons(payload: dict[str, Any], action_id: str | None = None) -> list[dict[str, Any]]:
+    """Every button in the message (in sections' accessories and actions blocks)."""
+    found = []
+    for block in payload.get("blocks", []):
+        elements = list(block.get("elements", []))
+        if isinstance(block.get("accessory"), dict):
+            elements.append(block["accessory"])
+        found += [
+            e
+            for e in elements
+            if e.get("type") == "button" and (action_id is None or e["action_id"] == action_id)
+        ]
+    return found
+
+
+def undo_id(payload: dict[str, Any]) -> str:
+    (undo,) = buttons(payload, "undo")
+    return str(undo["value"])
+
+
+def ref_in(payload: dict[str, Any], prefix: str) -> int:
+    """The id of the first ``<prefix>123`` the answer names in bold (``*L12*``)."""
+    text = text_of(payload)
+    marker = f"*{prefix}"
+    start = text.index(marker) + len(marker)
+    digits = ""
+    for ch in text[start:]:
+        if not ch.isdigit():
+            break
+        digits += ch
+    return int(digits)
+
+
+def warned(payload: dict[str, Any]) -> str:
+    """The warning of a refused command (fails if the answer is not one)."""
+    text = text_of(payload)
+    assert ":warning:" in text, text
+    return text
