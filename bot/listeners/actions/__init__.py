@@ -7,25 +7,9 @@ from types import ModuleType
 
 from slack_bolt import App
 
-from bot.listeners.actions import (
-    audit,
-    customer_duplicates,
-    followups,
-    lead_duplicates,
-    pages,
-    pipeline,
-    undo,
-)
+from bot.listeners.actions import customer_duplicates, followups, lead_duplicates, pages, undo
 
-MODULES: tuple[ModuleType, ...] = (
-    undo,
-    lead_duplicates,
-    followups,
-    pages,
-    customer_duplicates,
-    pipeline,
-    audit,
-)
+MODULES: tuple[ModuleType, ...] = (undo, lead_duplicates, followups, pages, customer_duplicates)
 
 
 def register(app: App) -> None:

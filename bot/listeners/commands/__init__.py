@@ -7,32 +7,9 @@ from types import ModuleType
 
 from slack_bolt import App
 
-from bot.listeners.commands import (
-    admin,
-    audit,
-    crm,
-    customer,
-    followup,
-    help,
-    lead,
-    log,
-    opp,
-    pipeline,
-    segment,
-)
+from bot.listeners.commands import crm, customer, followup, help, lead, log, opp
 
-HANDLER_MODULES: tuple[ModuleType, ...] = (
-    help,
-    lead,
-    opp,
-    log,
-    followup,
-    customer,
-    pipeline,
-    admin,
-    audit,
-    segment,
-)
+HANDLER_MODULES: tuple[ModuleType, ...] = (help, lead, opp, log, followup, customer)
 
 
 def register(app: App) -> None:
