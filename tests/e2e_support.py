@@ -197,7 +197,7 @@ def start_web(
         web.stop()
 
 
-def _wait_until_serving(web: WebProcess, expect_healthy: bool, timeout: float = 30.0) -> None:
+def _wait_until_serving(web: WebProcess, expect_healthy: bool, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     last = "no answer"
     while time.monotonic() < deadline:
