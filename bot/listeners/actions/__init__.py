@@ -7,9 +7,25 @@ from types import ModuleType
 
 from slack_bolt import App
 
-from bot.listeners.actions import customer_duplicates, followups, lead_duplicates, pages, undo
+from bot.listeners.actions import (
+    audit,
+    customer_duplicates,
+    followups,
+    lead_duplicates,
+    pages,
+    pipeline,
+    undo,
+)
 
-MODULES: tuple[ModuleType, ...] = (undo, lead_duplicates, followups, pages, customer_duplicates)
+MODULES: tuple[ModuleType, ...] = (
+    undo,
+    lead_duplicates,
+    followups,
+    pages,
+    customer_duplicates,
+    pipeline,
+    audit,
+)
 
 
 def register(app: App) -> None:

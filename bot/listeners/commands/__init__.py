@@ -7,9 +7,32 @@ from types import ModuleType
 
 from slack_bolt import App
 
-from bot.listeners.commands import crm, customer, followup, help, lead, log, opp
+from bot.listeners.commands import (
+    admin,
+    audit,
+    crm,
+    customer,
+    followup,
+    help,
+    lead,
+    log,
+    opp,
+    pipeline,
+    segment,
+)
 
-HANDLER_MODULES: tuple[ModuleType, ...] = (help, lead, opp, log, followup, customer)
+HANDLER_MODULES: tuple[ModuleType, ...] = (
+    help,
+    lead,
+    opp,
+    log,
+    followup,
+    customer,
+    pipeline,
+    admin,
+    audit,
+    segment,
+)
 
 
 def register(app: App) -> None:
