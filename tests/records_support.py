@@ -1,5 +1,6 @@
-"""Shared by the ``/crm`` record command tests: ONE real web process (gunicorn serving
-``bot.web``) per test module and backend, and a fresh Slack workspace (team) per test.
+"""Helpers of the ``/crm`` record command tests (their fixtures are in
+:mod:`tests.records_fixtures`): ONE real web process (gunicorn serving ``bot.web``) per test
+module and backend, and a fresh Slack workspace (team) per test.
 
 Starting gunicorn costs about a second and a half; the record tests send well over a hundred
 commands, so they share the process and keep apart by team id instead of truncating tables
@@ -10,29 +11,17 @@ process opens the same database to check what the commands did.
 from __future__ import annotations
 
 import itertools
-import shutil
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import pytest
 from peewee import Database
 
 from crm.actors import Actor
-from crm.db import open_database
-from crm.models import ALL_MODELS, Company, Member
-from tests.conftest import BACKENDS
-from tests.e2e_support import (
-    SlackClient,
-    SlackUserRef,
-    WebProcess,
-    check_all_payloads,
-    start_web,
-)
-from tests.slack_fake import Call, FakeSlack, SlackUser
+from crm.models import Company, Member
+from tests.e2e_support import SlackClient, SlackUserRef, WebProcess
+from tests.slack_fake import Call, FakeSlack
 
-_teams = itertools.count(1)
 _answers = itertools.count(1)
 
 
@@ -62,60 +51,6 @@ class Team:
 
     def actor(self, user: SlackUserRef) -> Actor:
         return Actor.for_member(self.member(user), "slack")
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def site(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Site]:
-    backend = request.param
-    workdir = tmp_path_factory.mktemp(f"web-{backend}")
-    if backend == "sqlite":
-        path = workdir / "crm.db"
-        shutil.copy(request.getfixturevalue("sqlite_template"), path)
-        url = f"sqlite:///{path}"
-        handle = open_database(url)
-    else:
-        url = request.getfixturevalue("pg_url")
-        handle = open_database(url)
-        tables = ", ".join(f'"{m._meta.table_name}"' for m in ALL_MODELS)
-        handle.execute_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
-    handle.connect(reuse_if_open=True)
-    try:
-        with FakeSlack() as fake, start_web(url, fake, workdir) as web:
-            yield Site(backend, web, fake, handle)
-    finally:
-        if not handle.is_closed():
-            handle.close()
-
-
-@pytest.fixture
-def team(site: Site) -> Team:
-    n = next(_teams)
-    team_id = f"TR{n}"
-    refs = []
-    for role, admin in (("ADM", True), ("REP", False), ("REPB", False)):
-        user = SlackUser(f"U{n}{role}", f"{role.title()} {n}", team_id=team_id, is_admin=admin)
-        site.fake.add_user(user)
-        refs.append(SlackUserRef(user.id, team_id, team_id.lower()))
-    return Team(team_id, *refs)
-
-
-@pytest.fixture
-def outsider(site: Site) -> SlackUserRef:
-    """A member of another workspace (rule 8: what they name of ours is "not found")."""
-    n = next(_teams)
-    user = site.fake.add_user(SlackUser(f"U{n}OUT", f"Out {n}", team_id=f"TX{n}"))
-    return SlackUserRef(user.id, user.team_id, "other")
-
-
-@pytest.fixture
-def slack(site: Site) -> Iterator[SlackClient]:
-    """A Slack client for one test; every Block Kit payload it saw is validated at the end."""
-    site.fake.clear()
-    client = SlackClient(site.web)
-    yield client
-    assert check_all_payloads(client, site.fake) > 0
 
 
 def wait_call(fake: FakeSlack, path: str, timeout: float = 10.0) -> Call:
