@@ -77,8 +77,8 @@ def pipeline_chart(bars: Sequence[StageBar], *, currency: str, title: str) -> by
         ax.text(0.5, 0.5, "No open deals", transform=ax.transAxes, ha="center", va="center")
     else:
         ax.set_ylim(0, max(totals + weighted) * 1.15)
+        ax.legend(loc="upper right")
     ax.set_title(title)
-    ax.legend(loc="upper right")
     ax.spines[["top", "right"]].set_visible(False)
     figure.tight_layout()
     buffer = io.BytesIO()

@@ -41,6 +41,9 @@ class SampleCustomer:
 
 def _value(key: str, value: Any) -> str:
     text = f"{value}d" if key == "days_since_last_purchase" else str(value)
+    if key == "lifetime_value":  # stored as "20000.00"; typed as 20000
+        amount = Decimal(str(value))
+        text = str(int(amount)) if amount == amount.to_integral_value() else str(amount)
     return f'"{text}"' if " " in text else text
 
 

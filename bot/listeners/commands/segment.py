@@ -56,7 +56,7 @@ def add(cmd: Command, actor: Actor, ctx: CommandContext) -> Reply:
 @handles("segment", "list")
 def list_(cmd: Command, actor: Actor, ctx: CommandContext) -> Reply:
     found = segments.list_segments(actor, limit=100)
-    return ephemeral(segment_list_blocks(found), f"{len(found)} segments")
+    return ephemeral(segment_list_blocks(found), f"{len(found)} segment(s)")
 
 
 @handles("segment", "show")
