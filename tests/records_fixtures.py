@@ -14,7 +14,7 @@ from crm.db import open_database
 from crm.models import ALL_MODELS
 from tests.conftest import BACKENDS
 from tests.e2e_support import SlackClient, SlackUserRef, check_all_payloads, start_web
-from tests.records_support import Site, Team
+from tests.records_support import Site, Team, check_action_ids
 from tests.slack_fake import FakeSlack, SlackUser
 
 _teams = itertools.count(1)
@@ -72,3 +72,4 @@ def slack(site: Site) -> Iterator[SlackClient]:
     client = SlackClient(site.web)
     yield client
     assert check_all_payloads(client, site.fake) > 0
+    check_action_ids(client, site.fake)

@@ -53,6 +53,17 @@ class Team:
         return Actor.for_member(self.member(user), "slack")
 
 
+def check_action_ids(client: SlackClient, fake: FakeSlack) -> None:
+    """Slack refuses a block whose elements share an ``action_id`` (``invalid_blocks``);
+    slack_sdk's models do not check it, so every payload of the test is checked here."""
+    payloads = [r.json() for _, r in client.responses if r.body.startswith(b"{")]
+    payloads += [c.args for c in fake.calls]
+    for payload in payloads:
+        for block in payload.get("blocks") or []:
+            ids = [e.get("action_id") for e in block.get("elements", []) if e.get("action_id")]
+            assert len(ids) == len(set(ids)), f"duplicate action_id in {block}"
+
+
 def wait_call(fake: FakeSlack, path: str, timeout: float = 10.0) -> Call:
     """The post the web process made to ``path`` (a response_url), once it arrives."""
     deadline = time.monotonic() + timeout

@@ -30,16 +30,23 @@ def stage_value(opp_id: int, stage: str) -> str:
     return json.dumps({"ref": ref_label("opportunity", opp_id), "stage": stage})
 
 
-def stage_buttons(opp: Opportunity) -> Block | None:
+def stage_buttons(opp: Opportunity) -> list[Block]:
     """Buttons to move an open (or reopen a lost) deal to the other open stages; a won deal
-    has none (its order stands; Undo reverts a mistaken win)."""
+    has none (its order stands; Undo reverts a mistaken win).
+
+    One actions block per button: Slack refuses a block whose elements share an action_id,
+    and the stage handler listens to the one ``opp_stage`` id (the stage rides in the value).
+    """
     if opp.stage == "closed_won":
-        return None
-    targets = [s for s in OPEN_STAGES if s != opp.stage]
-    return actions(
-        *(button(f"→ {STAGE_LABELS[s]}", OPP_STAGE, stage_value(opp.id, s)) for s in targets),
-        block_id=f"opp_stage:{opp.id}",
-    )
+        return []
+    return [
+        actions(
+            button(f"→ {STAGE_LABELS[s]}", OPP_STAGE, stage_value(opp.id, s)),
+            block_id=f"opp_stage:{opp.id}:{s}",
+        )
+        for s in OPEN_STAGES
+        if s != opp.stage
+    ]
 
 
 def _of(card: Card) -> tuple[str, Block | None]:
@@ -72,9 +79,7 @@ def opportunity_card(card: Card, currency: str) -> list[Block]:
     ]
     if opp.stage == "closed_lost" and opp.loss_reason:
         blocks.append(section(f"*Lost because*\n> {escape(opp.loss_reason[:500])}"))
-    moves = stage_buttons(opp)
-    if moves is not None:
-        blocks.append(moves)
+    blocks += stage_buttons(opp)
     blocks += activity_blocks(card)
     return blocks
 
