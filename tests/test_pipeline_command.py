@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import time_machine
 
 from crm import customers, opportunities
+from crm.actors import Actor
 from crm.clock import utcnow
 from crm.models import Member
 from tests.admin_support import (
@@ -73,7 +74,7 @@ def build_deals(team: Team) -> None:
     with at(base):
         buyer = customers.create_customer(rep, name="Zambezi Traders").id
 
-        def deal(actor, name: str, amount: str, **kw) -> int:  # type: ignore[no-untyped-def]
+        def deal(actor: Actor, name: str, amount: str, **kw: Any) -> int:
             return opportunities.create_opportunity(
                 actor, name=name, customer_id=buyer, amount=Decimal(amount), **kw
             ).id
@@ -106,15 +107,15 @@ def test_a_reps_pipeline_matches_hand_computed_numbers_with_a_png_chart(
     assert body["response_type"] == "ephemeral"
     assert "*Your pipeline* · open deals now" in text
     # per stage: count, total, weighted (amount × probability ÷ 100)
-    assert "*Prospecting* · 1 · K100,000 total · K10,000 weighted" in text
-    assert "*Qualification* · 0 · K0 total · K0 weighted" in text
-    assert "*Proposal* · 2 · K70,000.50 total · K25,000.25 weighted" in text
-    assert "*Negotiation* · 0 · K0 total · K0 weighted" in text
-    assert "*Total* · 3 · K170,000.50 total · K35,000.25 weighted" in text
+    assert "*Prospecting* · 1 deal · K100,000 total · K10,000 weighted" in text
+    assert "*Qualification* · 0 deals · K0 total · K0 weighted" in text
+    assert "*Proposal* · 2 deals · K70,000.50 total · K25,000.25 weighted" in text
+    assert "*Negotiation* · 0 deals · K0 total · K0 weighted" in text
+    assert "*Total* · 3 deals · K170,000.50 total · K35,000.25 weighted" in text
     # 3 open × 40,000 average won × 2/3 win rate ÷ 10 days = 8,000 a day
     assert "K8,000 per day" in text
     assert "67% by count · 73% by value" in text
-    assert "2 · K80,000" in text and "1 · K30,000" in text
+    assert "2 deals · K80,000" in text and "1 deal · K30,000" in text
     assert "won 10.0 days · lost 10.0 days" in text
     assert "Price too high (1)" in text
     assert "over the last 90 days" in text
@@ -135,17 +136,17 @@ def test_managers_see_the_team_and_a_member_reps_are_refused_naming_the_role(
     build_deals(team)
     text = answer_text(session.command("pipeline team", team.manager))
     assert "*Team pipeline*" in text
-    assert "*Prospecting* · 1 · K100,000 total · K10,000 weighted" in text
-    assert "*Qualification* · 1 · K40,000 total · K10,000 weighted" in text
-    assert "*Proposal* · 2 · K70,000.50 total · K25,000.25 weighted" in text
-    assert "*Negotiation* · 1 · K80,000 total · K60,000 weighted" in text
-    assert "*Total* · 5 · K290,000.50 total · K105,000.25 weighted" in text
+    assert "*Prospecting* · 1 deal · K100,000 total · K10,000 weighted" in text
+    assert "*Qualification* · 1 deal · K40,000 total · K10,000 weighted" in text
+    assert "*Proposal* · 2 deals · K70,000.50 total · K25,000.25 weighted" in text
+    assert "*Negotiation* · 1 deal · K80,000 total · K60,000 weighted" in text
+    assert "*Total* · 5 deals · K290,000.50 total · K105,000.25 weighted" in text
     # 5 open × 40,000 × 2/3 ÷ 10 days
     assert "K13,333.33 per day" in text
 
     text = answer_text(session.command(f"pipeline <@{team.rep.id}|rita> period=30d", team.manager))
     assert f"<@{team.rep.id}>'s pipeline" in text
-    assert "*Total* · 3 · K170,000.50 total · K35,000.25 weighted" in text
+    assert "*Total* · 3 deals · K170,000.50 total · K35,000.25 weighted" in text
     assert "over the last 30 days" in text
 
     mark = session.mark()
@@ -158,7 +159,7 @@ def test_managers_see_the_team_and_a_member_reps_are_refused_naming_the_role(
     assert session.calls_since(mark, "users.info") == []
     # the rep may still name themselves
     own = answer_text(session.command(f"pipeline <@{team.rep.id}|rita>", team.rep))
-    assert "*Total* · 3 · K170,000.50 total" in own
+    assert "*Total* · 3 deals · K170,000.50 total" in own
 
 
 def test_bad_period_names_the_field_and_draws_nothing(session: Session, team: Team) -> None:
@@ -182,7 +183,7 @@ def test_share_in_channel_posts_the_summary_to_the_channel(session: Session, tea
     assert post.args["channel"] == "C0GENERAL"
     shared = answer_text(post.args)
     assert f"<@{team.rep.id}>'s pipeline" in shared  # not "Your pipeline": others read it
-    assert "*Total* · 3 · K170,000.50 total · K35,000.25 weighted" in shared
+    assert "*Total* · 3 deals · K170,000.50 total · K35,000.25 weighted" in shared
     assert f"Shared by <@{team.rep.id}>" in shared
     assert "pipeline_share" not in str(post.args["blocks"])  # no button in the channel
 
@@ -206,7 +207,7 @@ def test_upload_failure_falls_back_to_a_text_chart_and_an_unusable_channel_to_th
         del fake.fail_methods["files.getUploadURLExternal"]
     assert "The chart could not be uploaded (internal_error)" in text
     assert "```" in text and "Prospecting" in text and "█" in text
-    assert "*Total* · 3 · K170,000.50 total · K35,000.25 weighted" in text  # numbers intact
+    assert "*Total* · 3 deals · K170,000.50 total · K35,000.25 weighted" in text  # numbers intact
     assert uploads_since(session, mark) == []
 
     def refuse_the_channel(call: Call) -> dict:

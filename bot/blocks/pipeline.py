@@ -48,6 +48,10 @@ def _percent(rate: float | None) -> str:
     return "—" if rate is None else f"{rate * 100:.0f}%"
 
 
+def _deals(count: int) -> str:
+    return f"{count} deal{'' if count == 1 else 's'}"
+
+
 def _days(days: float | None) -> str:
     return "—" if days is None else f"{days:.1f} days"
 
@@ -64,11 +68,11 @@ def _stage_lines(summary: PipelineSummary, currency: str) -> str:
     lines = []
     for s in summary.stages:
         lines.append(
-            f"*{stage_name(s.stage)}* · {s.count} · {_money(s.amount, currency)} total · "
+            f"*{stage_name(s.stage)}* · {_deals(s.count)} · {_money(s.amount, currency)} total · "
             f"{_money(s.weighted_amount, currency)} weighted"
         )
     lines.append(
-        f"*Total* · {summary.count} · {_money(summary.amount, currency)} total · "
+        f"*Total* · {_deals(summary.count)} · {_money(summary.amount, currency)} total · "
         f"{_money(summary.weighted_amount, currency)} weighted"
     )
     return "\n".join(lines)
@@ -113,8 +117,8 @@ def pipeline_blocks(
                     f"{_percent(total.win_rate_count)} by count · "
                     f"{_percent(total.win_rate_value)} by value",
                 ),
-                ("Won", f"{total.won_count} · {_money(total.won_amount, currency)}"),
-                ("Lost", f"{total.lost_count} · {_money(total.lost_amount, currency)}"),
+                ("Won", f"{_deals(total.won_count)} · {_money(total.won_amount, currency)}"),
+                ("Lost", f"{_deals(total.lost_count)} · {_money(total.lost_amount, currency)}"),
                 ("Average won deal", _money(speed.average_won_amount, currency)),
                 (
                     "Average cycle",
