@@ -167,6 +167,10 @@ def test_followups_lists_overdue_first_whose_and_pages(slack: SlackClient, team:
     team_page = text_of(ask(slack, "followups team", team.rep))
     assert "The team's open follow-ups* (1-20)" in team_page and "Late one" in team_page
 
+    # the Done button on a list row is the reminder's own, and works from here too
+    done = click(slack, "followup_done", str(late.id), team.rep)
+    assert f"F{late.id}" in text_of(done) and FollowUp.get_by_id(late.id).status == "completed"
+
     assert "did you mean one of mine, overdue, team" in warned(
         ask(slack, "followups everything", team.rep)
     )

@@ -112,6 +112,9 @@ def test_lead_list_filters_most_urgent_first_and_pages(slack: SlackClient, team:
         and not buttons(second, "list_page")
     )
 
+    stale = click(slack, "list_page", "not json", team.rep)
+    assert "page: this button no longer knows which list to show" in warned(stale)
+
     narrowed = text_of(
         ask(slack, f"lead list contacted <@{team.rep2.id}|b> source=referral", team.rep)
     )
@@ -238,6 +241,9 @@ def test_opp_card_and_list(slack: SlackClient, team: Team) -> None:
     )
     assert "did you mean one of prospecting" in warned(ask(slack, "opp list sideways", team.rep))
     assert "not found" in warned(ask(slack, "opp O999999", team.rep))
+    assert "is a customer; here it must be an opportunity" in warned(
+        ask(slack, f"opp C{customer.id}", team.rep)
+    )
 
 
 def test_opp_stage_moves_and_undo_reverts_it(slack: SlackClient, team: Team) -> None:
