@@ -155,11 +155,11 @@ def assign(cmd: Command, actor: Actor, ctx: CommandContext) -> Reply:
 
 @handles("lead", "convert")
 def convert(cmd: Command, actor: Actor, ctx: CommandContext) -> Reply:
-    lead_ref = ref_label("lead", ref_id(cmd.args["ref"], "lead"))
-    customer = leads.convert_lead(actor, ref_id(cmd.args["ref"], "lead"))
+    lead_id = ref_id(cmd.args["ref"], "lead")
+    customer = leads.convert_lead(actor, lead_id)
     label = ref_label("customer", customer.id)
     return written(
-        lead_ref,
+        ref_label("lead", lead_id),
         f"{customer.name} to customer {label}",
         customer.change_id,
         "Converted",
