@@ -19,10 +19,11 @@ from typing import Any
 
 from peewee import DateField, DateTimeField, ForeignKeyField, IntegrityError
 
+from crm import permissions
 from crm.actors import Actor
 from crm.clock import utcnow
 from crm.db import database
-from crm.errors import Conflict, NotFound
+from crm.errors import Conflict, NotFound, PermissionDenied
 from crm.models import ENTITY_MODELS, AuditLog, BaseModel, StageChange
 
 UNDO_WINDOW = timedelta(minutes=10)
@@ -147,6 +148,7 @@ def revert(actor: Actor, change_id: str, *, window: timedelta | None = UNDO_WIND
         )
         if not rows:
             raise NotFound("That change was not found")
+        _require_may_undo(actor, rows[-1])
         if any(r.reverted_at is not None for r in rows):
             raise Conflict("That change was already undone")
         if window is not None and utcnow() - rows[-1].created_at > window:
@@ -186,6 +188,18 @@ def _refresh_derived(actor: Actor, rows: list[AuditLog]) -> None:
         for customer_id in sorted(customers):
             if ENTITY_MODELS["customer"].get_or_none(id=customer_id) is not None:
                 recompute_customer(actor.company_id, customer_id)
+
+
+def _require_may_undo(actor: Actor, first: AuditLog) -> None:
+    """Your own change, or anyone's if you may edit everything (managers, admins, system)."""
+    own = (actor.kind == "member" and first.actor_member_id == actor.member_id) or (
+        actor.kind == "token" and first.actor_token_id == actor.token_id
+    )
+    if not own and not permissions.has(actor, "edit_any"):
+        raise PermissionDenied(
+            "Only the person who made a change, managers and admins may undo it; "
+            f"your role is {actor.role}."
+        )
 
 
 # Rows derived from others (recomputed, never edited by people) may go with their parent.

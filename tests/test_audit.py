@@ -122,3 +122,15 @@ def test_undo_of_an_order_recomputes_lifetime_value(acme):
     assert CustomerMetric.get(customer=customer.id).lifetime_value == Decimal("500.00")
     audit.revert(actor, order.change_id)
     assert CustomerMetric.get(customer=customer.id).lifetime_value == Decimal("300.00")
+
+
+def test_only_the_author_or_a_manager_may_undo(acme):
+    from crm.customers import create_customer
+    from crm.models import Customer
+
+    mine = create_customer(acme.actor(acme.rep), name="Rep's Own Ltd")
+    with pytest.raises(PermissionDenied, match="Only the person who made a change"):
+        audit.revert(acme.actor(acme.rep2), mine.change_id)
+    assert Customer.get_or_none(id=mine.id) is not None
+    audit.revert(acme.actor(acme.manager), mine.change_id)
+    assert Customer.get_or_none(id=mine.id) is None
