@@ -26,15 +26,18 @@ can first look whether the killed one got the message out after all.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from functools import lru_cache
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from peewee import Expression
+from peewee import JOIN, Expression, fn
 
+from crm.db import is_postgres
 from crm.errors import ValidationError
-from crm.models import FollowUp, Member
+from crm.models import SUBJECT_MODELS, FollowUp, Member
 
 __all__ = [
     "CLAIM_TIMEOUT",
@@ -82,6 +85,8 @@ class Claim:
     occasion: str
     recovered: bool  # a stale claim was taken over: the killed sender may have sent already
     previous_channel: str | None
+    follow_up: FollowUp  # as read by the claim (title, due time, ...): no second query
+    subject_name: str | None = None
 
 
 @lru_cache(maxsize=1024)
@@ -163,53 +168,96 @@ def claim_reminder(
     in the queue while the follow-up was completed, snoozed, or the evening came.
     """
     now = _second(now)
-    row = (
-        FollowUp.select(
-            FollowUp.company,
-            FollowUp.assigned_to,
-            FollowUp.reminder_claimed_at,
-            FollowUp.reminder_count,
-            FollowUp.reminder_channel,
-            Member.slack_user_id,
-            Member.tz,
-        )
-        .join(Member, on=(FollowUp.assigned_to == Member.id))
-        .where(
-            (FollowUp.id == follow_up_id)
-            & _eligible(now)
-            & _unclaimed(now, claim_timeout)
-            & (Member.is_active == True)  # noqa: E712 (a SQL comparison)
-        )
-        .tuples()
-        .first()
-    )
-    if row is None:
+    sql, makers = _claim_select(claim_timeout, is_postgres())
+    rows = list(FollowUp.raw(sql, *(make(follow_up_id, now) for make in makers)))
+    row = rows[0] if rows else None  # Member's columns come along as attributes
+    if row is None or not is_waking_hour(now, row.tz):
         return None
-    company_id, member_id, previous, count, channel, slack_user_id, tz = row
-    if not is_waking_hour(now, tz):
-        return None
-    same_claim = (
-        FollowUp.reminder_claimed_at.is_null()
-        if previous is None
-        else FollowUp.reminder_claimed_at == previous
-    )
+    # compare-and-set on what the rules just read: the claim, the status, the snooze
+    previous = row.reminder_claimed_at
     won = (
         FollowUp.update(reminder_claimed_at=now)
-        .where((FollowUp.id == follow_up_id) & same_claim & _eligible(now))
+        .where(
+            (FollowUp.id == follow_up_id)
+            & _same(FollowUp.reminder_claimed_at, previous)
+            & _same(FollowUp.snoozed_until, row.snoozed_until)
+            & FollowUp.status.in_(OPEN_STATUSES)
+        )
         .execute()
     )
     if won != 1:
         return None
+    row.reminder_claimed_at = now
     return Claim(
         follow_up_id=follow_up_id,
-        company_id=company_id,
-        member_id=member_id,
-        slack_user_id=slack_user_id,
+        company_id=row.company_id,
+        member_id=row.assigned_to_id,
+        slack_user_id=row.slack_user_id,
         claimed_at=now,
-        occasion=f"F{follow_up_id}#{count + 1}",
+        occasion=f"F{follow_up_id}#{row.reminder_count + 1}",
         recovered=previous is not None,
-        previous_channel=channel,
+        previous_channel=row.reminder_channel,
+        follow_up=row,
+        subject_name=row.subject_name,
     )
+
+
+def _claim_query(follow_up_id: int, now: datetime, claim_timeout: timedelta) -> Any:
+    """The row to claim with what the DM shows: the assignee and the subject's name."""
+    query = FollowUp.select(FollowUp, Member.slack_user_id, Member.tz).join(
+        Member, on=(FollowUp.assigned_to == Member.id)
+    )
+    names = []
+    for subject_type, model in SUBJECT_MODELS.items():
+        alias = model.alias(f"subject_{subject_type}")
+        query = query.join_from(
+            FollowUp,
+            alias,
+            JOIN.LEFT_OUTER,
+            on=(
+                (FollowUp.followable_type == subject_type)
+                & (alias.id == FollowUp.followable_id)
+                & (alias.company == FollowUp.company)
+            ),
+        )
+        names.append(alias.name)
+    return query.select_extend(fn.COALESCE(*names).alias("subject_name")).where(
+        (FollowUp.id == follow_up_id)
+        & _eligible(now)
+        & _unclaimed(now, claim_timeout)
+        & (Member.is_active == True)  # noqa: E712 (a SQL comparison)
+    )
+
+
+_MARK_ID = -918_273_645
+_MARK_NOW = datetime(1971, 2, 3, 4, 5, 6)
+
+
+@lru_cache(maxsize=16)
+def _claim_select(
+    claim_timeout: timedelta, postgres: bool
+) -> tuple[str, tuple[Callable[[int, datetime], Any], ...]]:
+    """The claim's SELECT as SQL text once per process, with a maker per parameter.
+
+    Peewee spends ~2 ms building this query's SQL and the database ~0.1 ms running it; the
+    claim is on every reminder's path. The query is built from the one definition of the rules
+    (:func:`_eligible`) with marker values, and each parameter is then recognised as the id,
+    ``now`` shifted by a constant, or a constant.
+    """
+    sql, params = _claim_query(_MARK_ID, _MARK_NOW, claim_timeout).sql()
+    makers: list[Callable[[int, datetime], Any]] = []
+    for param in params:
+        if param == _MARK_ID:
+            makers.append(lambda fid, now: fid)
+        elif isinstance(param, datetime) and abs(param - _MARK_NOW) < timedelta(days=400):
+            makers.append(lambda fid, now, shift=param - _MARK_NOW: now + shift)
+        else:
+            makers.append(lambda fid, now, value=param: value)
+    return sql, tuple(makers)
+
+
+def _same(column: Any, value: datetime | None) -> Expression:
+    return column.is_null() if value is None else column == value
 
 
 def record_sent(claim: Claim, channel: str, ts: str | None) -> bool:

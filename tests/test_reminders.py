@@ -174,6 +174,7 @@ def test_an_overdue_follow_up_yields_one_dm_with_buttons(
     [post] = posts(fake)
     assert post.args["channel"] == f"D{acme.rep.slack_user_id}"
     assert f"F{fu.id}" in post.args["text"]
+    assert f"L{fu.followable_id} Mwila Banda" in str(post.args["blocks"])  # the subject, named
     assert post.args["metadata"]["event_payload"]["occasion"] == f"F{fu.id}#1"
     buttons = [e for b in post.args["blocks"] if b["type"] == "actions" for e in b["elements"]]
     assert [b["action_id"] for b in buttons] == [DONE, SNOOZE, SNOOZE, SNOOZE, OPEN]

@@ -101,7 +101,7 @@ class Workers:
 
 
 def start_workers(settings: Settings, threads: int = 4) -> Workers:
-    worker_slack._dm_channels.clear()
+    worker_slack.forget_caches()
     broker = brokers.install(*brokers.build(settings), settings)
     return Workers(settings, broker).start(threads)
 

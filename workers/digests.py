@@ -50,7 +50,7 @@ def _send_once(company_id: int, key: str, at: datetime, post: Callable[[Any], An
     if claimed_at is None:
         return None
     try:
-        client = slack.client_for(Company.get_by_id(company_id))
+        client = slack.client_for(slack.company(company_id))
         response = post(client)
     except SlackApiError as exc:
         digests.release_occasion(company_id, key, claimed_at)

@@ -23,7 +23,6 @@ from bot.blocks.followups import reminder_blocks, reminder_text
 from crm import reminders
 from crm.clock import to_utc, utcnow
 from crm.followups import mark_overdue
-from crm.models import SUBJECT_MODELS, Company, FollowUp
 from crm.tenancy import ref_label
 from workers import broker as brokers
 from workers import slack
@@ -61,12 +60,10 @@ def scan_reminders(now: str | None = None) -> None:
         log.info("reminder scan at %s: %d due", at, len(due))
 
 
-def _subject_label(fu: FollowUp) -> str:
+def _subject_label(claim: reminders.Claim) -> str:
+    fu = claim.follow_up
     label = ref_label(fu.followable_type, fu.followable_id)
-    model = SUBJECT_MODELS.get(fu.followable_type)
-    subject = model.get_or_none(model.id == fu.followable_id) if model else None
-    name = getattr(subject, "name", None)
-    return f"{label} {name}" if name else label
+    return f"{label} {claim.subject_name}" if claim.subject_name else label
 
 
 @dramatiq.actor(
@@ -83,9 +80,8 @@ def send_reminder(follow_up_id: int, company_id: int | None = None, now: str | N
     if claim is None:
         return  # not due (done, snoozed, night, reminded today) or another sender has it
     try:
-        fu = FollowUp.get_by_id(follow_up_id)
-        company = Company.get_by_id(claim.company_id)
-        client = slack.client_for(company)
+        fu = claim.follow_up
+        client = slack.client_for(slack.company(claim.company_id))
         channel = slack.dm_channel(client, claim.company_id, claim.slack_user_id)
         if claim.recovered:
             ts = slack.find_posted(client, channel, REMINDER_EVENT, claim.occasion)
@@ -101,7 +97,7 @@ def send_reminder(follow_up_id: int, company_id: int | None = None, now: str | N
                 follow_up_id=fu.id,
                 title=fu.title,
                 due_at=fu.due_at,
-                subject=_subject_label(fu),
+                subject=_subject_label(claim),
                 priority=fu.priority,
                 notes=fu.notes,
                 permalink=fu.permalink,

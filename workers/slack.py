@@ -32,8 +32,10 @@ __all__ = [
     "TRANSIENT_ERRORS",
     "as_retry",
     "client_for",
+    "company",
     "dm_channel",
     "find_posted",
+    "forget_caches",
     "post_limited",
 ]
 
@@ -44,6 +46,8 @@ TRANSIENT_ERRORS = frozenset(
 )
 _dm_channels: dict[tuple[int, str], str] = {}
 _dm_lock = threading.Lock()
+_companies: dict[int, tuple[float, Company]] = {}
+COMPANY_TTL = 300.0  # seconds a worker trusts its copy of a company row (its bot token lookup)
 
 
 def _setting(name: str, default: float) -> float:
@@ -52,6 +56,24 @@ def _setting(name: str, default: float) -> float:
         return float(raw) if raw else default
     except ValueError:
         return default
+
+
+def company(company_id: int) -> Company:
+    """The company row, cached per process for a few minutes: every message needs it, and it
+    changes rarely (a new install, a new digest channel)."""
+    hit = _companies.get(company_id)
+    if hit is not None and time.monotonic() - hit[0] < COMPANY_TTL:
+        return hit[1]
+    row = Company.get_by_id(company_id)
+    _companies[company_id] = (time.monotonic(), row)
+    return row
+
+
+def forget_caches() -> None:
+    """Drop the per-process caches (a test switching databases, a worker told to reload)."""
+    with _dm_lock:
+        _dm_channels.clear()
+    _companies.clear()
 
 
 def client_for(company: Company) -> WebClient:
