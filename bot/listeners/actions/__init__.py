@@ -14,12 +14,14 @@ from bot.listeners.actions import (
     lead_duplicates,
     pages,
     pipeline,
+    records,
     undo,
 )
 
 MODULES: tuple[ModuleType, ...] = (
     undo,
     lead_duplicates,
+    records,  # before followups: it takes their Done/Snooze clicks on App Home
     followups,
     pages,
     customer_duplicates,

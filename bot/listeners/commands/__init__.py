@@ -16,6 +16,7 @@ from bot.listeners.commands import (
     help,
     lead,
     log,
+    modals,
     opp,
     pipeline,
     segment,
@@ -32,6 +33,7 @@ HANDLER_MODULES: tuple[ModuleType, ...] = (
     admin,
     audit,
     segment,
+    modals,
 )
 
 

@@ -8,7 +8,9 @@ from types import ModuleType
 
 from slack_bolt import App
 
-MODULES: tuple[ModuleType, ...] = ()
+from bot.listeners.shortcuts import follow_up_on_message, lead_from_message, log_to_crm, new_lead
+
+MODULES: tuple[ModuleType, ...] = (new_lead, log_to_crm, lead_from_message, follow_up_on_message)
 
 
 def register(app: App) -> None:

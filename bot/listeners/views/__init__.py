@@ -7,7 +7,9 @@ from types import ModuleType
 
 from slack_bolt import App
 
-MODULES: tuple[ModuleType, ...] = ()
+from bot.listeners.views import communication, followup, lead, opportunity
+
+MODULES: tuple[ModuleType, ...] = (lead, opportunity, communication, followup)
 
 
 def register(app: App) -> None:
