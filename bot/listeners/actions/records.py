@@ -26,7 +26,8 @@ from slack_bolt.context.respond import Respond
 from slack_sdk import WebClient
 
 from bot import background, home_refresh
-from bot.blocks.common import Block, context, ephemeral, escape, receipt, section
+from bot.blocks.common import Block, ephemeral, escape, receipt, section
+from bot.blocks.common import context as context_block
 from bot.blocks.customers import customer_card
 from bot.blocks.followups import DONE, SNOOZE, when
 from bot.blocks.leads import OPEN_RECORD, lead_card
@@ -65,7 +66,7 @@ def follow_up_blocks(actor: Actor, fu: FollowUp) -> list[Block]:
         extra.append(f"reminders snoozed until {when(fu.snoozed_until)}")
     if fu.permalink:
         extra.append(f"<{fu.permalink}|the message it came from>")
-    blocks.append(context(" · ".join(extra)))
+    blocks.append(context_block(" · ".join(extra)))
     return blocks
 
 
@@ -201,7 +202,9 @@ def move_stage(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Re
         if opp.change_id:
             top = receipt(label, title, opp.change_id, verb="Moved")
         else:
-            top = [context(f"*{label}* is already in {STAGE_LABELS.get(opp.stage, opp.stage)}.")]
+            top = [
+                context_block(f"*{label}* is already in {STAGE_LABELS.get(opp.stage, opp.stage)}.")
+            ]
         card = opportunity_card(cards.opportunity_card(actor, opp.id), currency)
         if not in_view(body):
             respond(**ephemeral([*top, *card], f"{label} {title}"), replace_original=True)
@@ -253,7 +256,9 @@ def snooze_in_view(ack: Ack, body: dict[str, Any], context: BoltContext) -> None
         fu = followups.snooze_follow_up(actor, _follow_up_id(fid), until)
         label = ref_label("followup", fu.id)
         blocks = receipt(label, fu.title, fu.change_id, verb="Snoozed")
-        blocks.insert(1, context(f"No reminders until {when(until)}; it stays due when it was."))
+        blocks.insert(
+            1, context_block(f"No reminders until {when(until)}; it stays due when it was.")
+        )
         deliver(client, user_id, None, blocks, f"{label} snoozed")
         home_refresh.refresh(client, actor, user_id)
 

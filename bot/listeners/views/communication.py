@@ -6,6 +6,8 @@ Slack file ids), so the CRM record leads back to the conversation it came from (
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext
@@ -21,14 +23,15 @@ from crm.tenancy import ref_label
 SUBJECT_KINDS = ("lead", "customer", "opportunity")
 
 
-def create(sub: Submission) -> Communication:
+def prepare(sub: Submission) -> Callable[[], Communication]:
     subject = parse_ref(required(sub, "ref", "a record", "L12, C3 or O7"), "ref", SUBJECT_KINDS)
     duration, at = sub.text("duration"), sub.text("at")
     from_message = bool(sub.origin.message_ts)
     content = sub.text("content") or ""
     if not from_message:
         content = required(sub, "content", "what was said", "Called about the quote")
-    return communications.log_communication(
+    return partial(
+        communications.log_communication,
         sub.actor,
         subject_type=subject.kind,
         subject_id=subject.id,
@@ -55,7 +58,7 @@ def submit(ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClie
         context,
         client,
         model=Communication,
-        create=create,
+        prepare=prepare,
         describe=describe,
         default_block="ref",
         fields={"attachments": "content", "permalink": "content"},

@@ -3,6 +3,8 @@ shortcut, which links the follow-up to the message's permalink)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext
@@ -18,10 +20,11 @@ from crm.tenancy import ref_label
 SUBJECT_KINDS = ("lead", "customer", "opportunity")
 
 
-def create(sub: Submission) -> FollowUp:
+def prepare(sub: Submission) -> Callable[[], FollowUp]:
     subject = parse_ref(required(sub, "ref", "a record", "L12, C3 or O7"), "ref", SUBJECT_KINDS)
     due = parse_datetime(required(sub, "due", "a due time", "tomorrow 10am"), "due", sub.actor.tz)
-    return followups.create_follow_up(
+    return partial(
+        followups.create_follow_up,
         sub.actor,
         subject_type=subject.kind,
         subject_id=subject.id,
@@ -46,7 +49,7 @@ def submit(ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClie
         context,
         client,
         model=FollowUp,
-        create=create,
+        prepare=prepare,
         describe=describe,
         default_block="title",
         fields={"permalink": "title"},

@@ -3,6 +3,8 @@ shortcuts): the fields of ``/crm lead add``, parsed the same way, one lead per v
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext
@@ -21,9 +23,10 @@ from crm.tenancy import ref_label
 _DUPLICATE_BLOCK = {"email": "email", "phone": "phone"}
 
 
-def create(sub: Submission) -> Lead:
+def prepare(sub: Submission) -> Callable[[], Lead]:
     value, prob = sub.text("value"), sub.text("prob")
-    return leads.create_lead(
+    return partial(
+        leads.create_lead,
         sub.actor,
         name=required(sub, "name", "a name", "Jane Doe"),
         email=sub.text("email"),
@@ -63,7 +66,7 @@ def submit(ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClie
         context,
         client,
         model=Lead,
-        create=create,
+        prepare=prepare,
         describe=describe,
         default_block="name",
         refusal=duplicate_errors,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
+from functools import partial
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext
@@ -16,12 +18,13 @@ from crm.parsing import parse_date, parse_money, parse_percent, parse_ref
 from crm.tenancy import ref_label
 
 
-def create(sub: Submission) -> Opportunity:
+def prepare(sub: Submission) -> Callable[[], Opportunity]:
     whose = parse_ref(
         required(sub, "ref", "a customer or lead", "C3 or L12"), "ref", kinds=("customer", "lead")
     )
     prob, close = sub.text("prob"), sub.text("close")
-    return opportunities.create_opportunity(
+    return partial(
+        opportunities.create_opportunity,
         sub.actor,
         name=required(sub, "name", "a name", "Acme renewal"),
         customer_id=whose.id if whose.kind == "customer" else None,
@@ -49,7 +52,7 @@ def submit(ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClie
         context,
         client,
         model=Opportunity,
-        create=create,
+        prepare=prepare,
         describe=describe,
         default_block="name",
     )

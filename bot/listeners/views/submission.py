@@ -2,11 +2,14 @@
 
 :func:`handle` is the whole life of a submission:
 1. read the view's values and origin (:mod:`bot.blocks.modals`);
-2. run the module's ``create`` once per view: the view id is the idempotency key, so a double
-   submit (a double click, Slack's retry) replays the first record instead of making a twin;
-3. an expected refusal (:class:`~crm.errors.CRMError`) goes back onto the field it is about
+2. ``prepare`` (the modal's module) parses the values and does the Slack look-ups (the
+   assignee's ``users.info``, the message's permalink) *before* any transaction opens, so no
+   database lock is held across a Slack call; it returns the one service call to make;
+3. that call runs once per view: the view id is the idempotency key, so a double submit (a
+   double click, Slack's retry) replays the first record instead of making a twin;
+4. an expected refusal (:class:`~crm.errors.CRMError`) goes back onto the field it is about
    (``response_action: errors``) and nothing is stored; the modal stays open to fix it;
-4. on success the modal closes, and after the acknowledgement the receipt with its Undo button
+5. on success the modal closes, and after the acknowledgement the receipt with its Undo button
    reaches the member (ephemeral in the channel the modal came from, else a DM) and their App
    Home is refreshed.
 
@@ -62,7 +65,7 @@ COMMON_FIELDS = {
 
 @dataclass(frozen=True)
 class Submission:
-    """What a modal's ``create`` gets: the parsed-later values, the origin and the caller."""
+    """What a modal's ``prepare`` gets: the submitted values, the origin and the caller."""
 
     actor: Actor
     values: dict[str, Any]
@@ -138,14 +141,18 @@ def handle(
     client: WebClient,
     *,
     model: type[M],
-    create: Callable[[Submission], M],
+    prepare: Callable[[Submission], Callable[[], M]],
     describe: Callable[[M], Created],
     default_block: str,
     fields: Mapping[str, str] | None = None,
     refusal: Callable[[CRMError], dict[str, str] | None] | None = None,
 ) -> None:
     view = body.get("view") or {}
-    block_ids = tuple(b.get("block_id", "") for b in view.get("blocks", []))
+    block_ids = tuple(
+        b["block_id"]
+        for b in view.get("blocks", [])
+        if b.get("type") == "input" and b.get("block_id")
+    )
     actor: Actor = context["actor"]
     sub = Submission(
         actor=actor,
@@ -157,7 +164,8 @@ def handle(
         team_domain=(body.get("team") or {}).get("domain"),
     )
     try:
-        record, replayed = once(actor, f"slack:view:{view.get('id')}", model, lambda: create(sub))
+        create = prepare(sub)
+        record, replayed = once(actor, f"slack:view:{view.get('id')}", model, create)
     except CRMError as e:
         errors = (refusal(e) if refusal else None) or errors_for(
             e, block_ids, default_block, fields or {}
