@@ -7,7 +7,9 @@ from types import ModuleType
 
 from slack_bolt import App
 
-MODULES: tuple[ModuleType, ...] = ()
+from bot.listeners.events import home
+
+MODULES: tuple[ModuleType, ...] = (home,)
 
 
 def register(app: App) -> None:
