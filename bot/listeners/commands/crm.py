@@ -26,7 +26,7 @@ from slack_bolt import Ack, BoltContext
 from slack_bolt.context.respond import Respond
 from slack_sdk import WebClient
 
-from bot import background
+from bot import background, home_refresh
 from bot.blocks.common import ephemeral, error_message
 from bot.errors import describe_failure, render_error, request_id_of
 from bot.grammar import COMMANDS, Command, UsageError, parse
@@ -142,6 +142,10 @@ def crm_command(ack: Ack, body: dict[str, Any], context: BoltContext, respond: R
     )
     actor: Actor = context["actor"]
     future = background.submit(lambda: run_handler(registration, parsed, actor, ctx))
+    # a receipt (an Undo button) means the member changed something: refresh their App Home
+    future.add_done_callback(
+        lambda f: home_refresh.after_reply(ctx.client, actor, ctx.user_id, f.result())
+    )
     if registration.slow:
         ack()
         future.add_done_callback(lambda f: _deliver_later(ctx, f.result()))
