@@ -25,7 +25,7 @@ from bot.blocks.home import MAX_FOLLOW_UPS, MAX_OPPORTUNITIES, HomeData, home_vi
 from crm import analytics, followups, opportunities, permissions
 from crm.actors import Actor
 from crm.clock import utcnow
-from crm.models import Company
+from crm.models import Company, FollowUp
 
 log = logging.getLogger(__name__)
 
@@ -37,9 +37,14 @@ def gather(actor: Actor) -> HomeData:
     """The member's Home, in a fixed number of queries (each list is one, capped)."""
     now = utcnow()
     company = Company.get_by_id(actor.company_id)
-    open_ = followups.list_follow_ups(actor, only="open", limit=2 * MAX_FOLLOW_UPS + 2, now=now)
-    overdue = [f for f in open_ if followups.effective_status(f, now) == "overdue"]
-    upcoming = [f for f in open_ if followups.effective_status(f, now) == "pending"]
+    overdue = followups.list_follow_ups(actor, only="overdue", limit=MAX_FOLLOW_UPS + 1, now=now)
+    upcoming: list[FollowUp] = []
+    if len(overdue) <= MAX_FOLLOW_UPS:
+        # open ones come overdue first, then by due time: skip the overdue ones just read
+        upcoming = followups.list_follow_ups(
+            actor, only="open", offset=len(overdue), limit=MAX_FOLLOW_UPS + 1, now=now
+        )
+        upcoming = [f for f in upcoming if followups.effective_status(f, now) == "pending"]
     opps = opportunities.list_opportunities(
         actor, assigned_to_id=actor.member_id, open_only=True, limit=MAX_OPPORTUNITIES + 1
     )

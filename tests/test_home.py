@@ -11,10 +11,12 @@ from decimal import Decimal
 
 import pytest
 
+from bot.blocks.home import HomeData, home_view
 from crm import followups, leads, opportunities
+from crm.analytics import PipelineSummary, StageTotals
 from crm.clock import utcnow
 from crm.models import FollowUp, Lead, Opportunity
-from tests.e2e_support import SlackClient, SlackUserRef
+from tests.e2e_support import SlackClient, SlackUserRef, check_view
 from tests.surface_support import (
     Site,
     Team,
@@ -227,3 +229,35 @@ def test_opp_stage_moves_the_deal_and_updates_the_card_with_undo(
     wait_until(fake, lambda cs: [c for c in cs if c.path == "/response/st4"], "undo")
     assert Opportunity.get_by_id(ids["opp"]).stage == "proposal"
     assert not calls_for(fake, "chat.postMessage", team.rep)  # all answers rode response_urls
+
+
+def test_a_busy_home_stays_within_slacks_limits() -> None:
+    """Pure rendering: 30 overdue follow-ups and 30 deals still make a valid Home of at most
+    100 blocks that points to the lists for the rest."""
+    now = utcnow()
+    late = [
+        FollowUp(
+            id=i,
+            title=f"Call {i} " + "x" * 200,
+            due_at=now - timedelta(days=1),
+            followable_type="lead",
+            followable_id=i,
+            priority="high",
+        )
+        for i in range(1, 31)
+    ]
+    deals = [
+        Opportunity(id=i, name=f"Deal {i}", stage="proposal", amount=Decimal(1000), probability=50)
+        for i in range(1, 31)
+    ]
+    zero = PipelineSummary(
+        None, None, (StageTotals("proposal", 0, Decimal(0), Decimal(0)),), 0, Decimal(0), Decimal(0)
+    )
+    data = HomeData(late, [], deals, zero, zero, "ZMW", now)
+    view = home_view(data)
+    check_view(view, "busy home")
+    assert len(view["blocks"]) <= 100
+    text = text_of(view["blocks"])
+    assert "Overdue follow-ups (10+)" in text and "More in `/crm followups`" in text
+    assert "Upcoming follow-ups are in `/crm followups`" in text
+    assert "More in `/crm opp list mine`" in text and "Team pipeline" in text

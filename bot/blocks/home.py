@@ -123,12 +123,15 @@ def home_view(data: HomeData) -> dict:
     blocks += _follow_up_section(
         "Overdue follow-ups", data.overdue, overdue=True, empty="Nothing overdue. :tada:"
     )
-    blocks += _follow_up_section(
-        "Upcoming follow-ups",
-        data.upcoming,
-        overdue=False,
-        empty='Nothing scheduled: `/crm followup L12 "Call back" due=tomorrow`',
-    )
+    if len(data.overdue) > MAX_FOLLOW_UPS:
+        blocks.append(context("Upcoming follow-ups are in `/crm followups`; overdue ones first."))
+    else:
+        blocks += _follow_up_section(
+            "Upcoming follow-ups",
+            data.upcoming,
+            overdue=False,
+            empty='Nothing scheduled: `/crm followup L12 "Call back" due=tomorrow`',
+        )
     blocks.append(divider())
     opps = data.opportunities[:MAX_OPPORTUNITIES]
     blocks.append(section(f"*Your open opportunities*\n{_totals(data.mine, data.currency)}"))
