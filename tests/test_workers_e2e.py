@@ -40,6 +40,7 @@ from tests.workers_support import (
     start_workers,
     worker_env,
 )
+from workers.jobs import failed_jobs
 from workers.metrics import recompute_all_metrics, scan_new_orders
 from workers.reminders import scan_reminders
 from workers.scheduler import Scheduler, job_specs, lease_for
@@ -49,6 +50,8 @@ if TYPE_CHECKING:
 
 fake = workers_support.fake
 stub_workers = workers_support.stub_workers
+redis_namespace = workers_support.redis_namespace
+redis_workers = workers_support.redis_workers
 
 CRM = str(Path(sys.executable).with_name("crm"))
 
@@ -339,3 +342,41 @@ def test_nightly_job_recomputes_every_company_and_segment(
     tiers = {m.customer_id: m.tier for m in CustomerMetric.select()}
     assert tiers == {made[0].id: "platinum", made[1].id: "gold"}
     assert CustomerSegment.get_by_id(segment.id).customer_count == 1
+
+
+# --- dead letters for an operator --------------------------------------------------------------
+
+
+def test_crm_jobs_failed_lists_dead_letters_and_retry_requeues_them(
+    db: TestDB, redis_workers: Workers, redis_namespace: str, tmp_path: Path
+) -> None:
+    scan_new_orders.send(now="not a time")  # a periodic scan is never retried: dead at once
+    redis_workers.drain()
+    [dead] = failed_jobs(redis_workers.broker)
+    assert (dead.actor, dead.queue, dead.kwargs) == (
+        "scan_new_orders",
+        "metrics",
+        {"now": "not a time"},
+    )
+    assert "ValueError" in dead.short_error
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CRM_", "REDIS_"))}
+    env.update(
+        REDIS_URL=workers_support.REDIS_URL, CRM_REDIS_NAMESPACE=redis_namespace, COLUMNS="200"
+    )
+
+    def crm(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([CRM, *args], env=env, cwd=tmp_path, capture_output=True, text=True)
+
+    listed = crm("jobs", "failed")
+    assert listed.returncode == 0, listed.stderr
+    assert dead.id in listed.stdout and "scan_new_orders" in listed.stdout
+    assert "1 failed job(s)" in listed.stdout
+    refused = crm("jobs", "retry")
+    assert refused.returncode == 2 and "--all" in refused.stderr
+    redis_workers.stop()  # keep the retried message in the queue to look at it
+    retried = crm("jobs", "retry", dead.id)
+    assert retried.returncode == 0 and "re-enqueued 1 job(s)" in retried.stdout
+    assert failed_jobs(redis_workers.broker) == []
+    assert redis_workers.broker.do_qsize("metrics") == 1
+    assert crm("jobs", "failed").stdout.strip() == "no failed jobs"

@@ -38,7 +38,13 @@ from dramatiq.rate_limits.backend import RateLimiterBackend
 from dramatiq.rate_limits.backends import RedisBackend, StubBackend
 
 from crm.config import Settings, load_settings
-from workers.middleware import CompanyContext, DatabasePerMessage, MessageLog, RefuseStubInCli
+from workers.middleware import (
+    CompanyContext,
+    DatabasePerMessage,
+    DeadLetterNotes,
+    MessageLog,
+    RefuseStubInCli,
+)
 
 __all__ = [
     "broker",
@@ -72,13 +78,15 @@ def _redis(settings: Settings) -> redis.Redis:
 
 
 def middleware(settings: Settings) -> list[Middleware]:
-    """Dramatiq's defaults plus ours, in the order they wrap a message."""
+    """Dramatiq's defaults plus ours. ``before_*`` hooks run in this order, ``after_*`` hooks
+    in reverse."""
     stack: list[Middleware] = [
         AgeLimit(),
         TimeLimit(time_limit=DEFAULT_TIME_LIMIT_MS),
         ShutdownNotifications(),
         Callbacks(),
         Pipelines(),
+        DeadLetterNotes(),  # "after" hooks run in reverse order: this one runs after Retries
         Retries(max_retries=5, min_backoff=1_000, max_backoff=15 * 60 * 1000),
         CurrentMessage(),
         RefuseStubInCli(),

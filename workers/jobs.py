@@ -3,7 +3,8 @@
 A message lands in Dramatiq's dead-letter queue when its actor ran out of retries. With the
 Redis broker that queue lives in Redis for seven days (``<ns>:<queue>.XQ``, a sorted set of
 message ids by time of death, with the messages in ``<ns>:<queue>.XQ.msgs``), and this module
-reads it directly: Dramatiq has no listing API of its own. Retrying re-enqueues the message
+reads it directly: Dramatiq has no listing API of its own. The error that killed a message is
+kept beside it by :class:`workers.middleware.DeadLetterNotes`. Retrying re-enqueues the message
 with its retry count reset and removes it from the dead letters.
 
 In embedded mode (no Redis) dead letters live in the process's memory only; nothing is lost
@@ -12,11 +13,14 @@ by that, because the scans re-find in the database whatever is still due.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import dramatiq
 from dramatiq.brokers.redis import RedisBroker
+
+from workers.middleware import dead_note_key
 
 __all__ = ["DeadLetter", "failed_jobs", "retry_jobs"]
 
@@ -63,10 +67,12 @@ def failed_jobs(
             continue
         ids = [i.decode() if isinstance(i, bytes) else i for i, _ in entries]
         payloads = broker.client.hmget(f"{xq}.msgs", ids)
-        for rid, (_, score), data in zip(ids, entries, payloads, strict=True):
+        notes = broker.client.mget([dead_note_key(broker.namespace, i) for i in ids])
+        for rid, (_, score), data, raw_note in zip(ids, entries, payloads, notes, strict=True):
             if data is None:
                 continue
             message = dramatiq.Message.decode(data)
+            note = json.loads(raw_note) if raw_note else {}
             found.append(
                 DeadLetter(
                     id=rid,
@@ -76,8 +82,8 @@ def failed_jobs(
                     kwargs=dict(message.kwargs),
                     message_id=message.message_id,
                     failed_at=datetime.fromtimestamp(score / 1000, UTC).replace(tzinfo=None),
-                    retries=int(message.options.get("retries", 0)),
-                    error=str(message.options.get("traceback") or ""),
+                    retries=int(note.get("retries", message.options.get("retries", 0))),
+                    error=str(note.get("error") or ""),
                 )
             )
     found.sort(key=lambda d: d.failed_at, reverse=True)
@@ -117,6 +123,7 @@ def retry_jobs(broker: dramatiq.Broker, ids: list[str] | None = None) -> int:
         pipe = broker.client.pipeline()
         pipe.zrem(xq, dead.id)
         pipe.hdel(f"{xq}.msgs", dead.id)
+        pipe.delete(dead_note_key(broker.namespace, dead.id))
         pipe.execute()
         retried += 1
     return retried
