@@ -19,6 +19,7 @@ from tests.surface_support import (
     Site,
     Team,
     buttons,
+    calls_for,
     closed,
     field_errors,
     make_team,
@@ -29,6 +30,7 @@ from tests.surface_support import (
     submit,
     text_of,
     wait_calls,
+    wait_until,
 )
 
 pytestmark = pytest.mark.slow
@@ -121,21 +123,9 @@ def test_new_lead_submitted_twice_creates_one_lead_and_one_receipt_with_undo(
 
     r = slack.click("undo", undo["value"], team.rep, response_url=site.fake.response_url("mu1"))
     assert r.status == 200
-    wait_calls_path(site, "/response/mu1")
+    wait_until(site.fake, lambda cs: [c for c in cs if c.path == "/response/mu1"], "undo")
     assert Lead.get_or_none(Lead.id == lead.id) is None
-    assert len(calls_for_user(site, "chat.postEphemeral", team)) == 1
-
-
-def wait_calls_path(site: Site, path: str) -> None:
-    from tests.surface_support import wait_until
-
-    wait_until(site.fake, lambda calls: [c for c in calls if c.path == path], path)
-
-
-def calls_for_user(site: Site, method: str, team: Team) -> list:
-    from tests.surface_support import calls_for
-
-    return calls_for(site.fake, method, team.rep)
+    assert len(calls_for(site.fake, "chat.postEphemeral", team.rep)) == 1  # one receipt
 
 
 def test_a_likely_duplicate_is_shown_on_its_field_until_create_anyway(
