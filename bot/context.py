@@ -1,5 +1,5 @@
 """Who is asking: a Bolt global middleware that puts the CRM's view of the request into
-Bolt's context before any listener runs.
+Bolt's context.
 
 - ``context["company"]``: the workspace's company, created on its first request (currency from
   ``CRM_DEFAULT_CURRENCY``);
@@ -7,18 +7,28 @@ Bolt's context before any listener runs.
   ``users.info`` at most daily (name, email, IANA time zone; owners/admins start as ``admin``);
 - ``context["actor"]``: the :class:`crm.actors.Actor` every service call takes.
 
+Buttons, modals, shortcuts and events get these before their listener runs. Slash commands
+do not: resolving them costs database queries and, on first sight, a ``users.info`` call,
+and Slack's clock runs until the command is acknowledged (SPEC 5.1). For a command the
+middleware only leaves :func:`resolve_crm_context` behind (``context[RESOLVER]``); the
+``/crm`` dispatcher acknowledges first and calls it on the background pool, where a failure
+is answered through ``response_url`` like any other (:mod:`bot.listeners.commands.crm`).
+
 The database connection this needs is opened lazily by the first query and given back when
-Bolt's dispatch ends (:class:`bot.app.CRMApp`): Bolt's global middleware cannot wrap the
-listener (``next()`` only flags "continue"), so the request's boundary is the dispatch call.
+Bolt's dispatch ends (:class:`bot.app.CRMApp`) or the background job ends
+(:func:`bot.background.with_db`): Bolt's global middleware cannot wrap the listener
+(``next()`` only flags "continue"), so the request's boundary is the dispatch call.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import BoltContext
+from slack_bolt.request.payload_utils import is_slash_command
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
@@ -100,23 +110,43 @@ def _team_name(body: dict[str, Any]) -> str:
     return str(body.get("team_domain") or "")
 
 
+RESOLVER = "crm_resolve"
+
+
+def resolve_crm_context(
+    context: BoltContext, body: dict[str, Any], client: WebClient, currency: str
+) -> Actor | None:
+    """Put company, member and actor into ``context`` (creating them on first sight) and
+    return the actor; ``None`` when nobody acts (no team, or the bot's own user)."""
+    if "actor" in context:
+        return context["actor"]
+    team_id = context.team_id or context.enterprise_id
+    if not team_id:
+        return None
+    company = get_or_create_company(team_id, name=_team_name(body), currency=currency)
+    context["company"] = company
+    user_id = context.user_id
+    if not user_id or (context.bot_user_id and user_id == context.bot_user_id):
+        return None
+    member = member_for(client, company, user_id)
+    context["member"] = member
+    context["actor"] = Actor.for_member(member, "slack")
+    return context["actor"]
+
+
 def crm_context(settings: Settings) -> Callable[..., None]:
     """The global middleware, closed over the settings it needs."""
 
     def attach_crm_context(
         context: BoltContext, body: dict[str, Any], client: WebClient, next: Callable[[], None]
     ) -> None:
-        team_id = context.team_id or context.enterprise_id
-        if team_id:
-            company = get_or_create_company(
-                team_id, name=_team_name(body), currency=settings.default_currency
-            )
-            context["company"] = company
-            user_id = context.user_id
-            if user_id and not (context.bot_user_id and user_id == context.bot_user_id):
-                member = member_for(client, company, user_id)
-                context["member"] = member
-                context["actor"] = Actor.for_member(member, "slack")
+        resolve = functools.partial(
+            resolve_crm_context, context, body, client, settings.default_currency
+        )
+        if is_slash_command(body):
+            context[RESOLVER] = resolve  # the dispatcher calls it after the ack
+        else:
+            resolve()
         next()
 
     return attach_crm_context

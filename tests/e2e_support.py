@@ -6,7 +6,10 @@ that talks to it the way Slack does.
   workspace) a bot token, and waits for ``/healthz``;
 - :class:`SlackClient` sends Slack-signed requests (v0 HMAC over ``v0:{timestamp}:{body}``):
   slash commands (form-encoded, ``response_url`` pointing at FakeSlack), interactivity
-  payloads (form field ``payload``) and events (JSON);
+  payloads (form field ``payload``) and events (JSON). :meth:`SlackClient.command` returns
+  the command's *answer* wherever it came from: the acknowledgement's body, or (when the
+  acknowledgement is empty, as it is for every command that reaches a handler) the message
+  the web process then posted to ``response_url``;
 - :func:`check_blocks` / :func:`check_all_payloads` validate every Block Kit payload with
   ``slack_sdk.models`` and Slack's limits (50 blocks per message, 100 per modal/home, 3000
   characters per section text).
@@ -36,13 +39,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlparse
 
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 from slack_sdk.signature import SignatureVerifier
 
-from tests.slack_fake import FakeSlack
+from tests.slack_fake import Call, FakeSlack
 
 ROOT = Path(__file__).resolve().parent.parent
 SIGNING_SECRET = "test-signing-secret"
@@ -64,6 +67,10 @@ class Response:
     status: int
     headers: dict[str, str]  # lower-case names
     body: bytes
+    # for a slash command's answer: "ack" (the HTTP answer itself) or "response_url" (posted
+    # after an empty acknowledgement, which is then in ``ack``)
+    via: str = "ack"
+    ack: Response | None = None
 
     @property
     def text(self) -> str:
@@ -215,6 +222,22 @@ def _wait_until_serving(web: WebProcess, expect_healthy: bool, timeout: float = 
     raise RuntimeError(f"web process not serving after {timeout}s ({last}):\n{web.log()[-4000:]}")
 
 
+def posted_to(fake: FakeSlack, url: str, timeout: float = 20.0) -> Call:
+    """The first post the web process made to ``url`` (a FakeSlack ``response_url``), once it
+    arrived: answers come asynchronously, and several may be in flight at once."""
+    path = urlparse(url).path
+    deadline = time.monotonic() + timeout
+    with fake.cond:
+        while True:
+            for call in fake.calls:
+                if call.method == "response_url" and call.path == path:
+                    return call
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"nothing was posted to {path} within {timeout:g}s")
+            fake.cond.wait(remaining)
+
+
 # --- a Slack that talks to the web process ----------------------------------------------------
 
 
@@ -268,8 +291,26 @@ class SlackClient:
         response_url: str | None = None,
         timestamp: int | None = None,
         command: str = "/crm",
+        trigger_id: str | None = None,
+        headers: dict[str, str] | None = None,
+        wait: bool = True,
+        timeout: float = 20.0,
     ) -> Response:
+        """Send a slash command and return its answer, as the member would see it.
+
+        An empty 200 acknowledgement means the answer follows: this waits (up to
+        ``timeout``) for the web process's post to ``response_url`` and returns it as a
+        JSON :class:`Response` with ``via="response_url"`` (the acknowledgement in ``.ack``),
+        or returns the empty acknowledgement itself once a Web API call carried this
+        command's ``trigger_id`` (a modal opened: nothing is said in the channel). Anything
+        else (a non-empty or refused acknowledgement) is returned as it came. ``wait=False``
+        returns the acknowledgement without waiting. Same ``trigger_id`` = same invocation
+        (what a Slack retry sends again).
+        """
         n = next(self._ids)
+        fake = self.web.fake
+        url = response_url or fake.response_url(f"cmd{n}")
+        trigger = trigger_id or f"{n}.{user.id}.trigger"
         form = {
             "token": "legacy-verification-token",
             "team_id": user.team_id,
@@ -282,13 +323,45 @@ class SlackClient:
             "text": text,
             "api_app_id": "A1",
             "is_enterprise_install": "false",
-            "response_url": response_url or self.web.fake.response_url(f"cmd{n}"),
-            "trigger_id": f"{n}.{user.id}.trigger",
+            "response_url": url,
+            "trigger_id": trigger,
         }
         body = urlencode(form).encode()
-        return self.post(
-            body, "application/x-www-form-urlencoded", timestamp=timestamp, kind="command"
+        sent = time.monotonic()
+        ack = self.post(
+            body,
+            "application/x-www-form-urlencoded",
+            timestamp=timestamp,
+            headers=headers,
+            kind="command",
         )
+        if not wait or ack.status != 200 or ack.body or not url.startswith(fake.base_url):
+            return ack
+        return self._answer(ack, urlparse(url).path, trigger, sent, timeout, text)
+
+    def _answer(
+        self, ack: Response, path: str, trigger: str, sent: float, timeout: float, text: str
+    ) -> Response:
+        fake = self.web.fake
+        deadline = time.monotonic() + timeout
+        with fake.cond:
+            while True:
+                for call in fake.calls:
+                    if call.at < sent:
+                        continue
+                    if call.method == "response_url" and call.path == path:
+                        payload = json.dumps(call.args).encode()
+                        headers = {"content-type": "application/json; charset=utf-8"}
+                        return Response(200, headers, payload, via="response_url", ack=ack)
+                    if call.args.get("trigger_id") == trigger:
+                        return ack  # a modal opened; the acknowledgement was all
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError(
+                        f"/crm {text!r}: empty acknowledgement and no answer at {path} "
+                        f"within {timeout:g}s\n{self.web.log()[-3000:]}"
+                    )
+                fake.cond.wait(remaining)
 
     def interact(self, payload: dict[str, Any], *, timestamp: int | None = None) -> Response:
         body = urlencode({"payload": json.dumps(payload)}).encode()

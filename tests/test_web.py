@@ -3,7 +3,9 @@ requests, the real database of the ``db`` fixture, and FakeSlack as the Slack We
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
+import threading
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -14,7 +16,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from crm.clock import utcnow
-from crm.models import AuditLog, Company, Lead, Member, SlackInstallation
+from crm.models import AuditLog, Company, IdempotencyKey, Lead, Member, SlackInstallation
 from tests.e2e_support import (
     SlackClient,
     SlackUserRef,
@@ -22,9 +24,10 @@ from tests.e2e_support import (
     check_all_payloads,
     free_port,
     http,
+    posted_to,
     start_web,
 )
-from tests.slack_fake import FakeSlack, SlackUser
+from tests.slack_fake import Call, FakeSlack, SlackUser
 
 if TYPE_CHECKING:
     from tests.conftest import TestDB
@@ -123,9 +126,10 @@ def test_first_request_creates_company_and_members_from_users_info(
 # --- /crm help ------------------------------------------------------------------------------
 
 
-def test_help_lists_commands_in_the_acknowledgement(slack: SlackClient) -> None:
+def test_help_lists_commands(slack: SlackClient) -> None:
     r = slack.command("", ref(BOB))
     assert r.status == 200
+    assert (r.via, r.ack and r.ack.body) == ("response_url", b"")  # acked empty, then answered
     body = r.json()
     assert body["response_type"] == "ephemeral"
     text = answer_text(body)
@@ -134,11 +138,93 @@ def test_help_lists_commands_in_the_acknowledgement(slack: SlackClient) -> None:
     assert "/crm lead convert L12" in topic and "/crm pipeline" not in topic
 
 
-def test_bad_input_gets_usage_not_an_error(slack: SlackClient) -> None:
-    body = slack.command("lead frobnicate", ref(BOB)).json()
-    text = answer_text(body)
+def test_bad_input_gets_usage_not_an_error(slack: SlackClient, db: TestDB) -> None:
+    r = slack.command("lead frobnicate", ref(BOB))
+    assert r.via == "ack"  # the grammar alone answers it: no database, no Slack call
+    text = answer_text(r.json())
     assert '"frobnicate" is not something I can do with lead' in text
     assert "/crm lead add" in text
+    assert Company.select().count() == 0
+
+
+# --- acknowledgement first ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def users_info_gate(fake: FakeSlack) -> Iterator[threading.Event]:
+    """``users.info`` answers only once the test opens the gate (a Slack that is slow to say
+    who someone is); opened at teardown whatever happened."""
+    gate = threading.Event()
+
+    def held(call: Call) -> dict:
+        gate.wait(30)
+        user = fake.users[str(call.args.get("user"))]
+        return {"ok": True, "user": user.as_api()}
+
+    fake.handlers["users.info"] = held
+    yield gate
+    gate.set()
+
+
+def test_a_command_is_acknowledged_before_anything_is_looked_up(
+    slack: SlackClient, fake: FakeSlack, db: TestDB, users_info_gate: threading.Event
+) -> None:
+    """A member seen for the first time: the acknowledgement does not wait for ``users.info``
+    (nor the database); the command still runs once Slack answers, and its receipt arrives."""
+    ack = slack.command('lead add "Early Bird"', ref(BOB), wait=False)
+    assert (ack.status, ack.body) == (200, b"")
+    fake.wait_for("users.info", 1)  # the background job is waiting on Slack right now
+    assert Lead.select().count() == 0
+    users_info_gate.set()
+    answer = fake.wait_for("response_url", 1)[-1]  # the only command: its answer
+    lead = Lead.get(Lead.name == "Early Bird")
+    assert f"L{lead.id}" in answer_text(answer.args)
+    assert lead.assigned_to.slack_user_id == "UBOB"
+
+
+def test_a_retried_command_creates_one_lead(
+    slack: SlackClient, fake: FakeSlack, db: TestDB
+) -> None:
+    """Slack sends the same invocation again (same trigger_id, ``X-Slack-Retry-Num``) while
+    the first is still being handled: both get the receipt of the one lead."""
+    text = 'lead add "Twin Peaks" email=twin@peaks.io'
+    retry = {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
+    with concurrent.futures.ThreadPoolExecutor(3) as pool:
+        answers = list(
+            pool.map(
+                lambda headers: slack.command(
+                    text, ref(BOB), trigger_id="T.RETRY", headers=headers
+                ),
+                [{}, retry, {**retry, "X-Slack-Retry-Num": "2"}],
+            )
+        )
+    (lead,) = Lead.select()
+    (key,) = IdempotencyKey.select()
+    assert [f"L{lead.id}" in answer_text(r.json()) for r in answers] == [True] * 3
+    assert {_receipt_change_id(r.json()) for r in answers} == {key.change_id}
+
+
+def test_a_command_acknowledged_before_a_shutdown_is_still_answered(
+    web: WebProcess, fake: FakeSlack, db: TestDB, users_info_gate: threading.Event
+) -> None:
+    """A deploy stops the web process right after it acknowledged a command whose work had
+    not finished: the worker finishes its queued work before it exits."""
+    slack = SlackClient(web)
+    ack = slack.command('lead add "Last Orders"', ref(BOB), wait=False)
+    assert (ack.status, ack.body) == (200, b"")
+    fake.wait_for("users.info", 1)
+    stopping = threading.Thread(target=web.stop)
+    stopping.start()  # SIGTERM, then wait for the process to exit
+    deadline = time.monotonic() + 10
+    while "Handling signal: term" not in web.log() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "Handling signal: term" in web.log()
+    users_info_gate.set()
+    stopping.join(30)
+    assert web.proc.poll() is not None
+    lead = Lead.get(Lead.name == "Last Orders")
+    (answer,) = fake.calls_to("response_url")
+    assert f"L{lead.id}" in answer_text(answer.args)
 
 
 # --- lead add, Undo ---------------------------------------------------------------------------
@@ -164,13 +250,13 @@ def test_lead_add_answers_a_receipt_and_undo_removes_it_once(
     change_id = _receipt_change_id(body)
 
     slack.click("undo", change_id, ref(BOB), response_url=fake.response_url("undo1"))
-    first = fake.wait_for("response_url", 1)[-1]
+    first = posted_to(fake, fake.response_url("undo1"))
     assert "Undone" in answer_text(first.args)
     assert first.args.get("replace_original") is True
     assert Lead.get_or_none(Lead.id == lead.id) is None
 
     slack.click("undo", change_id, ref(BOB), response_url=fake.response_url("undo2"))
-    second = fake.wait_for("response_url", 2)[-1]
+    second = posted_to(fake, fake.response_url("undo2"))
     assert "already undone" in answer_text(second.args)
     assert Lead.select().count() == 0
 
@@ -181,8 +267,8 @@ def test_undo_after_ten_minutes_is_refused(slack: SlackClient, fake: FakeSlack, 
     AuditLog.update(created_at=utcnow() - timedelta(minutes=11)).where(
         AuditLog.change_id == change_id
     ).execute()
-    slack.click("undo", change_id, ref(BOB))
-    answer = fake.wait_for("response_url", 1)[-1]
+    slack.click("undo", change_id, ref(BOB), response_url=fake.response_url("late"))
+    answer = posted_to(fake, fake.response_url("late"))
     assert "within 10 minutes" in answer_text(answer.args)
     assert Lead.select().count() == 1
 
@@ -208,9 +294,11 @@ def test_a_duplicate_offers_use_or_create_anyway(
         for e in b.get("elements", [])
         if e.get("action_id") == "lead_create_anyway"
     )
-    slack.click("lead_create_anyway", anyway["value"], ref(BOB))
-    slack.click("lead_create_anyway", anyway["value"], ref(BOB))  # a double click
-    fake.wait_for("response_url", 2)
+    for n in (1, 2):  # a double click
+        url = fake.response_url(f"anyway{n}")
+        slack.click("lead_create_anyway", anyway["value"], ref(BOB), response_url=url)
+    for n in (1, 2):
+        posted_to(fake, fake.response_url(f"anyway{n}"))
     assert Lead.select().count() == 2
 
 

@@ -1,24 +1,30 @@
-"""The ``/crm`` dispatcher: parse, find the handler for (noun, verb), run it, answer.
+"""The ``/crm`` dispatcher: parse, acknowledge, then find who is asking, run the handler and
+answer through ``response_url``.
 
-Slack wants an acknowledgement within 3 seconds, always (SPEC 5.1). Handlers run on the
-background pool (:mod:`bot.background`) while the request thread waits:
-- a handler that finishes within :data:`ACK_BUDGET` is answered in the acknowledgement itself
-  (one round trip: the fastest answer Slack can show);
-- a slower one (a lock wait, a slow Slack call) is acknowledged empty at the deadline and its
-  answer follows through ``response_url`` when it is done;
-- a handler declared ``slow`` (charts, large lists) is acknowledged at once and answered
-  through ``response_url``.
-Expected refusals (:class:`~crm.errors.CRMError`) render as their message; anything else is
-logged with the request id and answered with an apology (:mod:`bot.errors`).
+Slack wants an acknowledgement within 3 seconds, always (SPEC 5.1), and the member sees
+nothing until it arrives. So the acknowledgement waits for nothing that could be slow:
+- a command that does not parse, or has no handler yet, is answered in the acknowledgement
+  itself: the grammar is pure Python (~0.1 ms) and touches neither the database nor Slack;
+- every other command is acknowledged empty at once (before any database query or
+  ``users.info`` call: :mod:`bot.context` leaves the member's resolution to us for commands),
+  and the background pool (:mod:`bot.background`) resolves company and member, runs the
+  handler, and posts its answer to ``response_url``.
+Why not answer fast handlers in the acknowledgement: "fast" is only known by waiting, and a
+request thread that waits holds Slack's clock, a gunicorn thread and (under load) a queue
+position that every other member's acknowledgement sits behind; ``bench/ack.py`` measured
+it (the ack p99 tracked the handler's p99). A ``response_url`` answer costs one local POST.
+
+Nothing is lost once the acknowledgement went out: the job is queued before the listener
+returns, and a worker that is shut down finishes its queued jobs (``graceful_timeout``).
+Expected refusals (:class:`~crm.errors.CRMError`, including "Slack could not tell us who you
+are") render as their message; anything else is logged with the request id and answered with
+an apology that carries it (:mod:`bot.errors`).
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import time
 from collections.abc import Callable
-from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +34,7 @@ from slack_sdk import WebClient
 
 from bot import background, home_refresh
 from bot.blocks.common import ephemeral, error_message
+from bot.context import RESOLVER
 from bot.errors import describe_failure, render_error, request_id_of
 from bot.grammar import COMMANDS, Command, UsageError, parse
 from crm.actors import Actor
@@ -36,11 +43,6 @@ from crm.models import Company, Member
 
 log = logging.getLogger(__name__)
 
-# How long after the request reached Bolt the answer may still ride in the acknowledgement;
-# past it, the ack goes out empty and the answer follows through response_url. At most 2 s
-# (Slack allows 3 s end to end). CRM_ACK_BUDGET_MS tunes it per deployment: 0 acknowledges
-# every command at once (bench/ack.py measures both; see its docstring for the trade-off).
-ACK_BUDGET = min(float(os.environ.get("CRM_ACK_BUDGET_MS", "1500")), 2000.0) / 1000
 Reply = dict[str, Any] | None
 
 
@@ -65,14 +67,13 @@ Handler = Callable[[Command, Actor, CommandContext], Reply]
 @dataclass(frozen=True)
 class Registration:
     handler: Handler
-    slow: bool
 
 
 REGISTRY: dict[tuple[str, str], Registration] = {}
 _TABLE = {spec.key: spec for spec in COMMANDS}
 
 
-def handles(noun: str, verb: str = "", *, slow: bool | None = None) -> Callable[[Handler], Handler]:
+def handles(noun: str, verb: str = "") -> Callable[[Handler], Handler]:
     """Register a handler for a row of :data:`bot.grammar.COMMANDS`.
 
     Fails at import for a (noun, verb) the grammar does not know, or registered twice, so a
@@ -85,7 +86,7 @@ def handles(noun: str, verb: str = "", *, slow: bool | None = None) -> Callable[
     def register(fn: Handler) -> Handler:
         if key in REGISTRY:
             raise LookupError(f"/crm {noun} {verb} already has a handler")
-        REGISTRY[key] = Registration(fn, _TABLE[key].slow if slow is None else slow)
+        REGISTRY[key] = Registration(fn)
         return fn
 
     return register
@@ -109,13 +110,64 @@ def run_handler(
         return describe_failure(e, ctx.request_id)
 
 
-def _deliver_later(ctx: CommandContext, reply: Reply) -> None:
-    if reply is None or ctx.respond is None:
+def command_context(
+    context: BoltContext, body: dict[str, Any], respond: Respond | None
+) -> tuple[Actor, CommandContext]:
+    """Who is asking (resolved now, after the acknowledgement) and what the handler may need."""
+    resolve = context.get(RESOLVER)
+    actor: Actor | None = resolve() if resolve is not None else context.get("actor")
+    if actor is None:
+        raise LookupError("a /crm command without a workspace member")
+    return actor, CommandContext(
+        client=context.client,
+        respond=respond,
+        company=context["company"],
+        member=context["member"],
+        user_id=context.user_id or "",
+        channel_id=body.get("channel_id"),
+        trigger_id=body.get("trigger_id"),
+        request_id=request_id_of(context),
+        body=body,
+    )
+
+
+def answer(
+    registration: Registration,
+    cmd: Command,
+    context: BoltContext,
+    body: dict[str, Any],
+    respond: Respond | None,
+) -> Reply:
+    """After the acknowledgement, on the background pool: who is asking, the handler, the
+    answer through ``response_url``. Never raises; returns what it answered."""
+    request_id = request_id_of(context)
+    try:
+        actor, ctx = command_context(context, body, respond)
+    except Exception as e:  # nobody to run it as: say why (a CRMError) or apologise
+        reply = describe_failure(e, request_id)
+        _deliver(respond, reply, request_id)
+        return reply
+    reply = run_handler(registration, cmd, actor, ctx)
+    _deliver(respond, reply, request_id)
+    _after_reply(ctx, actor, reply)
+    return reply
+
+
+def _deliver(respond: Respond | None, reply: Reply, request_id: str) -> None:
+    if reply is None or respond is None:
         return
     try:
-        ctx.respond(**reply)
+        respond(**reply)
     except Exception:
-        log.exception("request %s: could not answer through response_url", ctx.request_id)
+        log.exception("request %s: could not answer through response_url", request_id)
+
+
+def _after_reply(ctx: CommandContext, actor: Actor, reply: Reply) -> None:
+    """What follows an answer without the member waiting for it: App Home after a write."""
+    try:
+        home_refresh.after_reply(ctx.client, actor, ctx.user_id, reply)
+    except Exception:
+        log.exception("request %s: App Home refresh failed", ctx.request_id)
 
 
 def crm_command(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
@@ -129,36 +181,9 @@ def crm_command(ack: Ack, body: dict[str, Any], context: BoltContext, respond: R
         text = f"`/crm {title}` is not available yet."
         ack(ephemeral(error_message(text, usage=(parsed.spec.usage,)), text))
         return
-    ctx = CommandContext(
-        client=context.client,
-        respond=respond,
-        company=context["company"],
-        member=context["member"],
-        user_id=context.user_id or "",
-        channel_id=body.get("channel_id"),
-        trigger_id=body.get("trigger_id"),
-        request_id=request_id_of(context),
-        body=body,
-    )
-    actor: Actor = context["actor"]
-    future = background.submit(lambda: run_handler(registration, parsed, actor, ctx))
-    # a receipt (an Undo button) means the member changed something: refresh their App Home
-    future.add_done_callback(
-        lambda f: home_refresh.after_reply(ctx.client, actor, ctx.user_id, f.result())
-    )
-    if registration.slow:
-        ack()
-        future.add_done_callback(lambda f: _deliver_later(ctx, f.result()))
-        return
-    started = context.get("started_at") or time.monotonic()
-    try:
-        reply = future.result(timeout=max(0.0, started + ACK_BUDGET - time.monotonic()))
-    except FutureTimeout:
-        log.warning("request %s: /crm %s %s over budget", ctx.request_id, *parsed.key)
-        ack()
-        future.add_done_callback(lambda f: _deliver_later(ctx, f.result()))
-        return
-    ack(reply) if reply is not None else ack()
+    ack()  # sent when this listener returns, a few lines below
+    # queued before the listener returns, so a shutdown right after the ack still runs it
+    background.submit(lambda: answer(registration, parsed, context, body, respond))
 
 
 def register(app: Any) -> None:
