@@ -106,7 +106,11 @@ def test_home_shows_a_reps_follow_ups_and_deals_and_a_managers_team_pipeline(
         str(ids["late"]),
         str(ids["soon"]),
     ]
-    snoozes = {b["value"] for b in buttons(home["blocks"], "followup_snooze")}
+    snoozes = {
+        b["value"]
+        for key in ("1h", "1d", "1w")
+        for b in buttons(home["blocks"], f"followup_snooze_{key}")
+    }
     assert f"{ids['late']}:1h" in snoozes and f"{ids['soon']}:1w" in snoozes
     assert f"O{ids['opp']}" in {b["value"] for b in buttons(home["blocks"], "open_record")}
 
@@ -132,7 +136,7 @@ def test_done_and_snooze_on_home_act_send_a_receipt_and_republish(
     assert "Nothing overdue" in after and "Call back" not in after
 
     value = f"{ids['soon']}:1d"
-    assert click_in_view(slack, "followup_snooze", value, team.rep, home).status == 200
+    assert click_in_view(slack, "followup_snooze_1d", value, team.rep, home).status == 200
     snooze_dm = wait_calls(site.fake, "chat.postMessage", team.rep, 2)[-1]
     assert f"F{ids['soon']} snoozed" in snooze_dm.args["text"]
     assert "No reminders until" in text_of(snooze_dm.args["blocks"])

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 
-from bot.blocks.followups import DONE, OPEN, SNOOZE
+from bot.blocks.followups import DONE, OPEN, snooze_action_id
 from crm import followups as fus
 from crm import reminders
 from crm.models import FollowUp, Lead, Member
@@ -177,7 +177,13 @@ def test_an_overdue_follow_up_yields_one_dm_with_buttons(
     assert f"L{fu.followable_id} Mwila Banda" in str(post.args["blocks"])  # the subject, named
     assert post.args["metadata"]["event_payload"]["occasion"] == f"F{fu.id}#1"
     buttons = [e for b in post.args["blocks"] if b["type"] == "actions" for e in b["elements"]]
-    assert [b["action_id"] for b in buttons] == [DONE, SNOOZE, SNOOZE, SNOOZE, OPEN]
+    assert [b["action_id"] for b in buttons] == [
+        DONE,
+        snooze_action_id("1h"),
+        snooze_action_id("1d"),
+        snooze_action_id("1w"),
+        OPEN,
+    ]
     assert [b["value"] for b in buttons[1:4]] == [f"{fu.id}:1h", f"{fu.id}:1d", f"{fu.id}:1w"]
     row = FollowUp.get_by_id(fu.id)
     assert (row.status, row.reminder_count, row.reminder_channel) == (

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import pytest
 import time_machine
 
-from bot.blocks.followups import DONE, SNOOZE
+from bot.blocks.followups import DONE, snooze_action_id
 from crm import customers, segments
 from crm import followups as fus
 from crm.clock import utcnow
@@ -150,7 +150,12 @@ def test_done_and_snooze_buttons_on_the_reminder_dm(
         fu2 = FollowUp.get_by_id(second.id)
         clicked_at = utcnow()
         click_on_dm(
-            slack, fu2, by_fid[fu2.id].args["blocks"], SNOOZE, f"{fu2.id}:1h", rep.slack_user_id
+            slack,
+            fu2,
+            by_fid[fu2.id].args["blocks"],
+            snooze_action_id("1h"),
+            f"{fu2.id}:1h",
+            rep.slack_user_id,
         )
         updates = fake.wait_for("chat.update", 2)
         assert updates[1].args["ts"] == fu2.reminder_ts and "Snoozed" in str(updates[1].args)

@@ -8,6 +8,7 @@ own zone; the fallback text carries the UTC time.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -29,6 +30,7 @@ __all__ = [
     "DONE",
     "OPEN",
     "SNOOZE",
+    "SNOOZE_ACTION",
     "SNOOZE_CHOICES",
     "daily_digest_blocks",
     "daily_digest_text",
@@ -36,6 +38,8 @@ __all__ = [
     "reminder_done_blocks",
     "reminder_snoozed_blocks",
     "reminder_text",
+    "snooze_action_id",
+    "snooze_buttons",
     "weekly_digest_blocks",
     "weekly_digest_text",
     "when",
@@ -46,6 +50,22 @@ DONE = "followup_done"
 SNOOZE = "followup_snooze"
 OPEN = "followup_open"
 SNOOZE_CHOICES: dict[str, str] = {"1h": "Snooze 1 hour", "1d": "Snooze 1 day", "1w": "Next week"}
+# Slack refuses a block whose buttons share an action_id, so each choice has its own;
+# listeners match them all with SNOOZE_ACTION.
+SNOOZE_ACTION = re.compile(rf"^{SNOOZE}_(?:{'|'.join(SNOOZE_CHOICES)})$")
+
+
+def snooze_action_id(choice: str) -> str:
+    return f"{SNOOZE}_{choice}"
+
+
+def snooze_buttons(fid: str) -> list[Block]:
+    """Snooze 1 hour / 1 day / next week; the value carries the follow-up and the choice."""
+    return [
+        button(label, snooze_action_id(key), f"{fid}:{key}")
+        for key, label in SNOOZE_CHOICES.items()
+    ]
+
 
 MAX_LINES = 15
 
@@ -83,7 +103,7 @@ def reminder_blocks(
     """The overdue reminder DM: what is late, and Done / Snooze / Open to act on it at once."""
     fid = str(follow_up_id)
     buttons = [button("Done", DONE, fid, style="primary")]
-    buttons += [button(label, SNOOZE, f"{fid}:{key}") for key, label in SNOOZE_CHOICES.items()]
+    buttons += snooze_buttons(fid)
     # with a permalink, Open also takes the member to the message the follow-up came from
     buttons.append(button("Open", OPEN, fid, url=permalink))
     again = f" (reminder {reminder_number})" if reminder_number > 1 else ""

@@ -22,7 +22,7 @@ from bot.blocks.common import (
     header,
     section,
 )
-from bot.blocks.followups import DONE, SNOOZE, SNOOZE_CHOICES, when
+from bot.blocks.followups import DONE, snooze_buttons, when
 from bot.blocks.leads import OPEN_RECORD
 from bot.blocks.opportunities import STAGE_LABELS
 from crm.analytics import PipelineSummary
@@ -59,7 +59,7 @@ def follow_up_blocks(fu: FollowUp, *, overdue: bool) -> list[Block]:
     late = " · *overdue*" if overdue else ""
     text = f"*{ref_label('followup', fu.id)}* {escape(fu.title)}{flag}\nDue {when(fu.due_at)}{late} · on {subject}"
     buttons = [button("Done", DONE, fid, style="primary")]
-    buttons += [button(label, SNOOZE, f"{fid}:{key}") for key, label in SNOOZE_CHOICES.items()]
+    buttons += snooze_buttons(fid)
     buttons.append(button(f"Open {subject}", OPEN_RECORD, subject))
     return [section(text), actions(*buttons, block_id=f"home_followup:{fid}")]
 

@@ -18,7 +18,7 @@ from bot.blocks.common import ephemeral, escape, section
 from bot.blocks.followups import (
     DONE,
     OPEN,
-    SNOOZE,
+    SNOOZE_ACTION,
     reminder_done_blocks,
     reminder_snoozed_blocks,
     when,
@@ -134,5 +134,5 @@ def open_follow_up(ack: Ack, body: dict[str, Any], context: BoltContext, respond
 
 def register(app: App) -> None:
     app.action(DONE)(done)
-    app.action(SNOOZE)(snooze)
+    app.action(SNOOZE_ACTION)(snooze)
     app.action(OPEN)(open_follow_up)

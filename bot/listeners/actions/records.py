@@ -29,7 +29,7 @@ from bot import background, home_refresh
 from bot.blocks.common import Block, ephemeral, escape, receipt, section
 from bot.blocks.common import context as context_block
 from bot.blocks.customers import customer_card
-from bot.blocks.followups import DONE, SNOOZE, when
+from bot.blocks.followups import DONE, SNOOZE_ACTION, when
 from bot.blocks.leads import OPEN_RECORD, lead_card
 from bot.blocks.lists import follow_up_row
 from bot.blocks.opportunities import OPP_STAGE, STAGE_LABELS, opportunity_card
@@ -269,4 +269,4 @@ def register(app: App) -> None:
     app.action(OPEN_RECORD)(open_record)
     app.action(OPP_STAGE)(move_stage)
     app.action(DONE, matchers=[in_view])(done_in_view)
-    app.action(SNOOZE, matchers=[in_view])(snooze_in_view)
+    app.action(SNOOZE_ACTION, matchers=[in_view])(snooze_in_view)
