@@ -17,12 +17,14 @@ ORM row by row.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import statistics
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -241,3 +243,57 @@ def explain(db: Database, sql: str, params: Sequence[Any]) -> list[str]:
     prefix = "EXPLAIN " if is_pg(db) else "EXPLAIN QUERY PLAN "
     cursor = db.execute_sql(prefix + sql, params)
     return [" ".join(str(c) for c in row if c is not None) for row in cursor.fetchall()]
+
+
+# --- the Slack stand-in in its own process ----------------------------------------------------
+
+
+def _serve_fake(conn: Connection, users: list[tuple[str, str, str]]) -> None:
+    from tests.slack_fake import FakeSlack, SlackUser
+
+    with FakeSlack() as fake:
+        for user_id, name, team_id in users:
+            fake.add_user(SlackUser(user_id, name, team_id=team_id))
+        conn.send(fake.api_url)
+        while True:
+            command = conn.recv()
+            if command == "stop":
+                return
+            if command == "clear":
+                fake.clear()
+                conn.send(True)
+            elif command == "posts":
+                conn.send(
+                    [(c.args.get("channel"), c.at) for c in fake.calls_to("chat.postMessage")]
+                )
+
+
+class FakeSlackProcess:
+    """FakeSlack in a child process: the measuring process's threads must not share its GIL
+    with the stand-in's work (parsing every posted message and view), or the servers'
+    calls to Slack would show up as latency of the load generator."""
+
+    def __init__(self, users: Iterable[tuple[str, str, str]] = ()) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_serve_fake, args=(child, list(users)), daemon=True)
+        self.proc.start()
+        self.api_url: str = self.conn.recv()
+
+    def posts(self) -> list[tuple[str, float]]:
+        self.conn.send("posts")
+        return self.conn.recv()
+
+    def clear(self) -> None:
+        self.conn.send("clear")
+        self.conn.recv()
+
+    def stop(self) -> None:
+        self.conn.send("stop")
+        self.proc.join(10)
+
+    def __enter__(self) -> FakeSlackProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -11,8 +11,9 @@ settings:
   empty acknowledgement, then on its background pool (12 threads per worker, part of the
   product) company and member resolution, ``crm.leads.create_lead`` (duplicate check, insert,
   audit, idempotency key) and the receipt posted to ``response_url``.
-The Slack Web API is FakeSlack (the tests' stand-in) and ``response_url`` a small local server,
-both in this process.
+The Slack Web API is FakeSlack (the tests' stand-in) in a child process, so its work (parsing
+every App Home the full app publishes) does not share this process's GIL with the timing
+threads; ``response_url`` is a small local server in this process (it only stamps arrivals).
 
 What is measured, per command:
 - **ack**: from sending the Slack-signed request to reading the whole HTTP answer (what
@@ -62,12 +63,12 @@ from flask import Flask, Response, request
 from slack_bolt import Ack, App
 from slack_bolt.adapter.flask import SlackRequestHandler
 
+from bench._common import FakeSlackProcess
 from bot.app import web_client
 from crm.config import load_settings
 from crm.db import open_database
 from crm.schema import migrate
 from tests.e2e_support import ROOT, WebProcess, sign, start_web
-from tests.slack_fake import FakeSlack, SlackUser
 
 FIRST = ["Ana", "Ben", "Chipo", "Dan", "Eve", "Femi", "Grace", "Hugo", "Ines", "Joe"]
 DRAIN_TIMEOUT = 120.0
@@ -255,7 +256,7 @@ def measure(
     server: str,
     app: str,
     args: argparse.Namespace,
-    fake: FakeSlack,
+    fake: FakeSlackProcess,
     users: list[str],
     sink: AnswerSink,
 ) -> list[Run]:
@@ -328,10 +329,9 @@ def main() -> int:
         if not args.database_url:
             args.database_url = f"sqlite:///{tmp}/bench_ack.db"
         prepare_database(args.database_url)
-        with FakeSlack() as fake:
-            users = [f"UB{i:04d}" for i in range(args.users)]
-            for i, uid in enumerate(users):
-                fake.add_user(SlackUser(uid, f"Bench User {i}", team_id="TBENCH"))
+        users = [f"UB{i:04d}" for i in range(args.users)]
+        people = [(uid, f"Bench User {i}", "TBENCH") for i, uid in enumerate(users)]
+        with FakeSlackProcess(people) as fake:
             bare = measure("bare", "bench.ack:bare_app()", args, fake, users, sink)
             full = measure("full", "bot.web:create_app()", args, fake, users, sink)
     report(args, bare, full)

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import multiprocessing
 import os
 import signal
 import subprocess
@@ -32,13 +31,12 @@ import time
 import uuid
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
-from multiprocessing.connection import Connection
 from pathlib import Path
 
 import redis
 from slack_sdk import WebClient
 
-from bench._common import bulk_insert, is_pg, open_bench_database
+from bench._common import FakeSlackProcess, bulk_insert, is_pg, open_bench_database
 from bot.blocks.followups import reminder_blocks, reminder_text
 from crm.clock import utcnow
 from crm.config import load_settings
@@ -51,48 +49,6 @@ TOKEN = "xoxb-bench"
 def daytime_zone() -> str:
     offset = 12 - datetime.now(UTC).hour
     return "Etc/GMT" if offset == 0 else f"Etc/GMT{-offset:+d}"
-
-
-# --- the Slack stand-in in its own process ----------------------------------------------------
-
-
-def _serve_fake(conn: Connection) -> None:
-    from tests.slack_fake import FakeSlack
-
-    with FakeSlack() as fake:
-        conn.send(fake.api_url)
-        while True:
-            command = conn.recv()
-            if command == "stop":
-                return
-            if command == "clear":
-                fake.clear()
-                conn.send(True)
-            elif command == "posts":
-                conn.send(
-                    [(c.args.get("channel"), c.at) for c in fake.calls_to("chat.postMessage")]
-                )
-
-
-class FakeProcess:
-    def __init__(self) -> None:
-        ctx = multiprocessing.get_context("spawn")
-        self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_serve_fake, args=(child,), daemon=True)
-        self.proc.start()
-        self.api_url: str = self.conn.recv()
-
-    def posts(self) -> list[tuple[str, float]]:
-        self.conn.send("posts")
-        return self.conn.recv()
-
-    def clear(self) -> None:
-        self.conn.send("clear")
-        self.conn.recv()
-
-    def stop(self) -> None:
-        self.conn.send("stop")
-        self.proc.join(10)
 
 
 # --- data -------------------------------------------------------------------------------------
@@ -207,7 +163,7 @@ def plain_loop(api_url: str, n: int) -> float:
 
 
 def through_workers(
-    fake: FakeProcess, database_url: str, n: int, processes: int, threads: int
+    fake: FakeSlackProcess, database_url: str, n: int, processes: int, threads: int
 ) -> float:
     """Workers as the Procfile runs them: Dramatiq's CLI, ``processes`` x ``threads``."""
     from workers import actors  # noqa: F401  (declares every actor)
@@ -294,7 +250,7 @@ def main() -> None:
     build(db, n)
     db.close()
 
-    fake = FakeProcess()
+    fake = FakeSlackProcess()
     try:
         plain = plain_loop(fake.api_url, n)
         check_posts(fake.posts(), n)

@@ -98,7 +98,6 @@ class CommandSpec:
     required_options: tuple[str, ...] = ()
     implicit: bool = False
     rest: str | None = None
-    slow: bool = False  # documentation for the handler author: answer via response_url
 
     @property
     def key(self) -> tuple[str, str]:
@@ -188,7 +187,6 @@ COMMANDS: tuple[CommandSpec, ...] = (
             Arg("who", required=False, choices=_WHO, kinds=USER),
         ),
         options=("source",),
-        slow=True,
     ),
     CommandSpec(
         "lead",
@@ -240,7 +238,6 @@ COMMANDS: tuple[CommandSpec, ...] = (
             Arg("stage", required=False, choices=_STAGES),
             Arg("who", required=False, choices=_WHO, kinds=USER),
         ),
-        slow=True,
     ),
     CommandSpec(
         "opp",
@@ -321,7 +318,6 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "/crm followups [mine|@user|overdue|team]",
         "follow-ups, overdue first",
         args=(Arg("who", required=False, choices=("mine", "overdue", "team"), kinds=USER),),
-        slow=True,
     ),
     # analytics
     CommandSpec(
@@ -331,7 +327,6 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "pipeline summary with a chart",
         args=(Arg("who", required=False, choices=_WHO, kinds=USER),),
         options=("period",),
-        slow=True,
     ),
     # customers and orders
     CommandSpec(
@@ -368,7 +363,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
         args=(Arg("name"),),
         rest="criteria",
     ),
-    CommandSpec("segment", "list", "/crm segment list", "segments", slow=True),
+    CommandSpec("segment", "list", "/crm segment list", "segments"),
     CommandSpec(
         "segment",
         "show",
@@ -386,7 +381,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
         args=(_REF_ARG,),
         implicit=True,
     ),
-    CommandSpec("campaign", "list", "/crm campaign list", "campaigns", slow=True),
+    CommandSpec("campaign", "list", "/crm campaign list", "campaigns"),
     CommandSpec(
         "campaign",
         "schedule",
