@@ -81,26 +81,43 @@ class ChangeSet:
     change_id: str
     rows: list[AuditLog] = field(default_factory=list)
 
-    def _write(self, action: str, record: BaseModel, changes: dict[str, list[Any]]) -> None:
+    def _values(self, action: str, record: BaseModel, changes: dict[str, list[Any]]) -> dict:
         a = self.actor
-        self.rows.append(
-            AuditLog.create(
-                company=a.company_id,
-                change_id=self.change_id,
-                actor_type=a.kind,
-                actor_member=a.member_id,
-                actor_token=a.token_id,
-                actor_label=a.label[:200],
-                origin=a.origin,
-                action=action,
-                entity_type=entity_type_of(record),
-                entity_id=record.id,
-                changes=changes,
-            )
-        )
+        return {
+            "company": a.company_id,
+            "change_id": self.change_id,
+            "actor_type": a.kind,
+            "actor_member": a.member_id,
+            "actor_token": a.token_id,
+            "actor_label": a.label[:200],
+            "origin": a.origin,
+            "action": action,
+            "entity_type": entity_type_of(record),
+            "entity_id": record.id,
+            "changes": changes,
+        }
+
+    def _write(self, action: str, record: BaseModel, changes: dict[str, list[Any]]) -> None:
+        self.rows.append(AuditLog.create(**self._values(action, record, changes)))
 
     def created(self, record: BaseModel) -> None:
         self._write("create", record, {k: [None, v] for k, v in snapshot(record).items()})
+
+    def created_many(self, records: list[BaseModel]) -> None:
+        """Records inserted in bulk (CSV import): their audit rows in one INSERT as well."""
+        if not records:
+            return
+        now = utcnow()
+        AuditLog.insert_many(
+            [
+                {
+                    **self._values("create", r, {k: [None, v] for k, v in snapshot(r).items()}),
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for r in records
+            ]
+        ).execute()
 
     def updated(self, record: BaseModel, before: dict[str, Any], action: str = "update") -> None:
         """Record the fields that differ from ``before`` (a :func:`snapshot`); no-op if none."""

@@ -1,58 +1,27 @@
-"""CSV import and export of leads, customers and orders (SPEC 9), safe to repeat.
-
-How an import works, and why:
-
-* The whole file is read and its header checked before anything is written: an unreadable
-  file or unknown/missing columns refuse the file as a whole (the CLI exits 2).
-* Each row is parsed with :mod:`crm.parsing` and cleaned with the services' own cleaners
-  (``crm.leads.clean_*``), so a cell means what it means in Slack and the API. A bad row is
-  reported as (line, field, reason) and changes nothing; the other rows go ahead.
-* Rows are written in batches of :data:`BATCH_SIZE`: one transaction and ONE audit change id
-  per batch (every created record and history row still gets its own audit row, so Undo of
-  that change id removes the batch). Why not ``create_lead`` per row: each call is a
-  transaction with ~20 statements (claim, duplicate check, history, audit, key binding), and
-  10,000 rows took ~100 s on SQLite, over the budget. The batch writer does what those use
-  cases persist (the record, its ``StageChange`` rows, audit rows, the idempotency key,
-  segment counts and customer metrics once per batch instead of once per row) with the
-  services' validation. If a create use case grows a new side effect, it must be added here
-  too: keep the ``_write_*`` functions next to their service in mind.
-* A crash loses at most the current batch; re-running the file picks up where it stopped.
-* Repeating an import creates nothing new: leads and customers carry the idempotency key
-  ``import:<kind>:<stable key>`` (email, else phone, else name and company, normalised), and a
-  row whose email or phone is already on a record of the company counts as present too,
-  whoever made that record. Orders are keyed by their reference (``ref``; a row without one
-  gets a reference derived from customer, amount and date). Rows found so are reported as
-  "already present". Known keys are looked up once per batch, not per row.
-* After an Undo of an import batch, the same file imports those rows again (the import is an
-  explicit request; the leftover idempotency keys of undone records are replaced).
-"""
+"""The row side of an import, per kind: parse cells, find what is already present, write a
+batch (one statement per table, one audit change id), and export the same columns."""
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import os
-import time
-from collections.abc import Callable, Iterator
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from peewee import JOIN, fn
 
 from crm import permissions
 from crm.actors import Actor
-from crm.audit import ChangeSet, change, entity_type_of, snapshot
+from crm.audit import ChangeSet
 from crm.clock import utcnow
-from crm.db import database, is_postgres
 from crm.errors import Conflict, CRMError, NotFound, PermissionDenied, ValidationError
+from crm.importexport.reading import FUTURE_SLACK, M
 from crm.leads import clean_name, clean_tags, clean_text
 from crm.models import (
     LEAD_SOURCES,
     LEAD_STATUSES,
     PRIORITIES,
-    AuditLog,
-    BaseModel,
     Company,
     Customer,
     IdempotencyKey,
@@ -70,25 +39,6 @@ from crm.parsing import (
     parse_phone,
     parse_ref,
 )
-
-KINDS = ("leads", "customers", "orders")
-COLUMNS: dict[str, tuple[str, ...]] = {
-    # leads' lost_reason is an addition to the spec's columns: a lost lead needs its reason
-    "leads": ("name", "email", "phone", "company", "source", "value", "probability",
-              "priority", "status", "assigned_to", "lost_reason"),
-    "customers": ("name", "email", "phone", "company", "industry", "tags"),
-    "orders": ("customer", "amount", "cost", "date", "ref"),
-}  # fmt: skip
-REQUIRED = {"leads": ("name",), "customers": ("name",), "orders": ("customer", "amount")}
-# Headers other tools write for the same thing (the original system's field names, mostly).
-ALIASES = {"company_name": "company", "estimated_value": "value", "assigned": "assigned_to",
-           "assignee": "assigned_to", "external_ref": "ref", "reference": "ref",
-           "ordered_at": "date"}  # fmt: skip
-BATCH_SIZE = 500
-FUTURE_SLACK = 300  # seconds an order may lie in the future (clock skew), as in add_order
-EXTRA = "\x00extra"  # marks a row with more values than the header has columns
-Progress = Callable[[int, int], None]
-M = TypeVar("M", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -137,135 +87,6 @@ def _context(actor: Actor) -> _Context:
         if m.email:
             members[m.email.lower()] = m.id
     return _Context(actor, company, members)
-
-
-# --- reading ---------------------------------------------------------------------------------
-
-
-def _header(raw: list[str], kind: str) -> list[str]:
-    allowed = COLUMNS[kind]
-    names = [ALIASES.get(h, h) for h in (c.strip().lower().replace(" ", "_") for c in raw)]
-    unknown = [raw[i].strip() for i, n in enumerate(names) if n not in allowed]
-    if unknown:
-        raise ValidationError(
-            "file",
-            f"unknown column(s) {', '.join(repr(u) for u in unknown)} for {kind}",
-            hint=f"the columns {','.join(allowed)}",
-        )
-    twice = sorted({n for n in names if names.count(n) > 1})
-    if twice:
-        raise ValidationError("file", f"column(s) {', '.join(twice)} appear more than once")
-    missing = [c for c in REQUIRED[kind] if c not in names]
-    if missing:
-        raise ValidationError(
-            "file",
-            f"required column(s) {', '.join(missing)} missing",
-            hint=f"a first line such as {','.join(allowed)}",
-        )
-    return names
-
-
-def _read(path: str | os.PathLike[str], kind: str) -> list[tuple[int, dict[str, str]]]:
-    """All data rows as (line, {column: text}); refuses an unusable file as a whole.
-
-    The file is read before anything is written so a file that turns out to be broken at row
-    9,000 changes nothing. A CSV that fits in a sales team's spreadsheet fits in memory.
-    """
-    if kind not in KINDS:
-        raise ValidationError("kind", f"{kind!r} cannot be imported", hint=" or ".join(KINDS))
-    p = Path(path)
-    if not p.is_file():
-        raise ValidationError("file", f"{str(p)!r} is not a readable file")
-    rows: list[tuple[int, dict[str, str]]] = []
-    try:
-        with p.open(newline="", encoding="utf-8-sig") as fh:
-            reader = csv.reader(fh)
-            first = next(reader, None)
-            if first is None or not any(c.strip() for c in first):
-                raise ValidationError(
-                    "file", "the file is empty", hint=f"a first line {','.join(COLUMNS[kind])}"
-                )
-            names = _header(first, kind)
-            end = reader.line_num
-            for values in reader:
-                start, end = end + 1, reader.line_num
-                if not any(v.strip() for v in values):
-                    continue  # blank lines, often at the end of a spreadsheet export
-                row = dict(zip(names, values, strict=False))
-                if len(values) > len(names):
-                    row[EXTRA] = str(len(values))
-                rows.append((start, row))
-    except UnicodeDecodeError:
-        raise ValidationError(
-            "file", "the file is not UTF-8 text", hint='saving it as "CSV UTF-8"'
-        ) from None
-    except csv.Error as exc:
-        raise ValidationError("file", f"line {reader.line_num} is not valid CSV ({exc})") from None
-    except OSError as exc:
-        raise ValidationError("file", f"cannot read {str(p)!r}: {exc.strerror}") from None
-    return rows
-
-
-# --- the import loop -------------------------------------------------------------------------
-
-
-def import_csv(
-    actor: Actor,
-    kind: str,
-    path: str | os.PathLike[str],
-    *,
-    progress: Progress | None = None,
-) -> ImportReport:
-    """Import a CSV file of ``kind`` (leads, customers or orders) into the actor's company.
-
-    Raises :class:`ValidationError` (field ``file``) for an unusable file, before any change;
-    otherwise returns the report. ``progress(done, total)`` is called after each batch.
-    """
-    started = time.monotonic()
-    rows = _read(path, kind)
-    handler = _HANDLERS[kind]
-    ctx = _context(actor)
-    report = ImportReport(kind=kind, rows=len(rows))
-    seen: set[str] = set()  # keys written earlier in this file
-    if progress:
-        progress(0, len(rows))
-    for start in range(0, len(rows), BATCH_SIZE):
-        parsed: list[_Row] = []
-        for line, raw in rows[start : start + BATCH_SIZE]:
-            try:
-                if EXTRA in raw:
-                    raise ValidationError("row", f"{raw[EXTRA]} values, more than the header")
-                parsed.append(_Row(line, *handler.parse(ctx, raw)))
-            except CRMError as exc:
-                report.reject(line, exc)
-        with _write_transaction(), change(actor) as ch:  # one transaction and change id
-            for row, exc in handler.resolve(ctx, parsed):
-                report.reject(row.line, exc)
-                parsed = [r for r in parsed if r is not row]
-            known = handler.known(ctx, parsed) if parsed else set()
-            fresh: list[_Row] = []
-            for row in parsed:
-                if row.key in seen or row.key in known:
-                    report.already_present += 1
-                else:
-                    seen.add(row.key)
-                    fresh.append(row)
-            if fresh:
-                handler.write(ctx, ch, fresh)
-                report.created += len(fresh)
-                report.change_ids.append(ch.change_id)
-        if progress:
-            progress(min(start + BATCH_SIZE, len(rows)), len(rows))
-    report.rejected.sort(key=lambda r: r.line)
-    report.seconds = time.monotonic() - started
-    return report
-
-
-def _write_transaction() -> Any:
-    """On SQLite, take the write lock at BEGIN: a transaction that reads first and writes
-    later fails with "database is locked" if another process wrote in between (see
-    :mod:`crm.idempotency`). Inside an outer transaction (the demo) this is a savepoint."""
-    return database.atomic() if is_postgres() else database.atomic(lock_type="IMMEDIATE")
 
 
 # --- cells -------------------------------------------------------------------------------------
@@ -368,26 +189,18 @@ def _known_contacts(ctx: _Context, model: type[Lead | Customer], rows: list[_Row
 
 
 def _bulk_create(ch: ChangeSet, model: type[M], rows: list[dict[str, Any]]) -> list[M]:
-    """Insert ``rows`` with one statement and audit each record as ``ch.created`` would, with
-    one more: an INSERT per record and per audit row is what made imports slow. The ids come
+    """Insert ``rows`` with one statement and audit them with one more
+    (:meth:`~crm.audit.ChangeSet.created_many`): an INSERT per record and per audit row is
+    what made imports slow. The ids come
     back through RETURNING, in row order, on PostgreSQL and SQLite >= 3.35 (as Django's
     bulk_create relies on too)."""
     if not rows:
         return []
-    now, actor = utcnow(), ch.actor
+    now = utcnow()
     rows = [{"created_at": now, "updated_at": now, **r} for r in rows]
     ids = [i for (i,) in model.insert_many(rows).returning(model.id).tuples().execute()]
     records = [model(id=i, **r) for i, r in zip(ids, rows, strict=True)]
-    audit = {"company": actor.company_id, "change_id": ch.change_id, "actor_type": actor.kind,
-             "actor_member": actor.member_id, "actor_token": actor.token_id,
-             "actor_label": actor.label[:200], "origin": actor.origin, "action": "create",
-             "entity_type": entity_type_of(records[0]), "created_at": now, "updated_at": now}  # fmt: skip
-    AuditLog.insert_many(
-        [
-            {**audit, "entity_id": r.id, "changes": {k: [None, v] for k, v in snapshot(r).items()}}
-            for r in records
-        ]
-    ).execute()
+    ch.created_many(records)
     return records
 
 
@@ -413,26 +226,28 @@ def _bind_keys(ctx: _Context, ch: ChangeSet, kind: str, pairs: list[tuple[str, i
 # --- the kinds ---------------------------------------------------------------------------------
 
 
-class _Kind:
+class _Kind(ABC):
     """How one kind of row is parsed, checked against the database, written and exported."""
 
+    @abstractmethod
     def parse(self, ctx: _Context, raw: dict[str, str]) -> tuple[dict[str, Any], str]:
         """Typed values and the row's stable key; ValidationError for a bad cell."""
-        raise NotImplementedError
+        ...
 
     def resolve(self, ctx: _Context, rows: list[_Row]) -> list[tuple[_Row, CRMError]]:
         """Check references for the whole batch at once; returns the rows that fail."""
         return []
 
+    @abstractmethod
     def known(self, ctx: _Context, rows: list[_Row]) -> set[str]:
         """The keys of ``rows`` already in the database (a few queries per batch)."""
-        raise NotImplementedError
+        ...
 
-    def write(self, ctx: _Context, ch: ChangeSet, rows: list[_Row]) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def write(self, ctx: _Context, ch: ChangeSet, rows: list[_Row]) -> None: ...
 
-    def export_rows(self, actor: Actor) -> Iterator[list[str]]:
-        raise NotImplementedError
+    @abstractmethod
+    def export_rows(self, actor: Actor) -> Iterator[list[str]]: ...
 
 
 class _Leads(_Kind):
@@ -691,32 +506,3 @@ class _Orders(_Kind):
 
 
 _HANDLERS: dict[str, _Kind] = {"leads": _Leads(), "customers": _Customers(), "orders": _Orders()}
-
-
-# --- export ------------------------------------------------------------------------------------
-
-
-def export_csv(actor: Actor, kind: str, path: str | os.PathLike[str]) -> int:
-    """Write the company's records of ``kind`` with the import columns; returns the row count.
-
-    Written beside the target and renamed into place, so a failed export never leaves half a
-    file that someone later imports. Money as plain decimals, times as ISO 8601 UTC: every
-    spreadsheet and :func:`import_csv` read them back exactly.
-    """
-    if kind not in KINDS:
-        raise ValidationError("kind", f"{kind!r} cannot be exported", hint=" or ".join(KINDS))
-    target = Path(path)
-    partial = target.with_name(target.name + ".part")
-    count = 0
-    try:
-        with partial.open("w", newline="", encoding="utf-8") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(COLUMNS[kind])
-            for row in _HANDLERS[kind].export_rows(actor):
-                writer.writerow(row)
-                count += 1
-        partial.replace(target)
-    except OSError as exc:
-        partial.unlink(missing_ok=True)
-        raise ValidationError("file", f"cannot write {str(target)!r}: {exc.strerror}") from None
-    return count
