@@ -22,6 +22,18 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from bot.command_table import (
+    BY_NOUN,
+    COMMANDS,
+    NOUN_ALIASES,
+    REF,
+    Arg,
+    CommandSpec,
+    Token,
+    help_topics,
+    specs_for,
+)
+
 __all__ = [
     "COMMANDS",
     "Arg",
@@ -35,73 +47,6 @@ __all__ = [
 ]
 
 MAX_LENGTH = 4000  # Slack caps command text well below this; anything longer is not a command
-
-
-@dataclass(frozen=True)
-class Arg:
-    """A positional argument.
-
-    A required argument takes whatever word comes. An optional one takes a word only when it
-    fits (``choices``, ``kinds`` such as a user mention, or ``pattern``), which is how
-    ``/crm lead list mine`` knows that ``mine`` is not a status.
-    """
-
-    name: str
-    required: bool = True
-    choices: tuple[str, ...] = ()
-    kinds: tuple[str, ...] = ()  # token kinds: user, channel, email, url, quoted
-    pattern: str | None = None
-
-    def describe(self) -> str:
-        if self.pattern == REF:
-            return "a record reference such as L12"
-        if self.pattern == DURATION:
-            return "a duration such as 15m or 1h30m"
-        kinds = [{"user": "@someone", "channel": "#channel"}.get(k, k) for k in self.kinds]
-        return "one of " + ", ".join([*self.choices, *kinds])
-
-    def fits(self, token: Token) -> bool:
-        if not (self.choices or self.kinds or self.pattern):
-            return True
-        if self.choices and token.kind == "word" and token.text.lower() in self.choices:
-            return True
-        if token.kind in self.kinds:
-            return True
-        return bool(
-            self.pattern
-            and token.kind == "word"
-            and re.fullmatch(self.pattern, token.text, re.IGNORECASE)
-        )
-
-
-REF = r"[locfsm][0-9]{1,19}"
-DURATION = r"(?:[0-9]+h)?(?:[0-9]+m(?:in)?)?|[0-9]+"  # 15m, 1h30m, 90
-USER = ("user",)
-
-
-@dataclass(frozen=True)
-class CommandSpec:
-    """One row of the command table.
-
-    ``verb`` is ``""`` for the bare noun (``/crm lead`` opens the modal; ``/crm log call ...``
-    takes arguments right after the noun). ``implicit`` marks the entry chosen when the first
-    word is not a verb (``/crm lead L12`` is ``lead show``). ``rest`` names a trailing list
-    that keeps the remaining words verbatim, ``key=value`` included (segment criteria).
-    """
-
-    noun: str
-    verb: str
-    usage: str
-    summary: str
-    args: tuple[Arg, ...] = ()
-    options: tuple[str, ...] = ()
-    required_options: tuple[str, ...] = ()
-    implicit: bool = False
-    rest: str | None = None
-
-    @property
-    def key(self) -> tuple[str, str]:
-        return (self.noun, self.verb)
 
 
 @dataclass(frozen=True)
@@ -142,310 +87,6 @@ class UsageError:
 
 
 # --------------------------------------------------------------------------------------------
-# the command table (SPEC 5.1), in help order
-
-_LEAD_STATUSES = ("new", "contacted", "qualified", "won", "lost")
-_LEAD_SOURCES = ("website", "referral", "event", "cold_call", "social", "email", "partner", "other")
-_STAGES = ("prospecting", "qualification", "proposal", "negotiation", "closed_won", "closed_lost")
-_WHO = ("mine", "team")
-_REF_ARG = Arg("ref", pattern=REF)
-
-COMMANDS: tuple[CommandSpec, ...] = (
-    CommandSpec(
-        "help",
-        "",
-        "/crm help [topic]",
-        "this help; a topic narrows it (e.g. /crm help lead)",
-        args=(Arg("topic", required=False),),
-    ),
-    # leads
-    CommandSpec("lead", "", "/crm lead", "opens the New lead form"),
-    CommandSpec(
-        "lead",
-        "add",
-        '/crm lead add "Name" [email=] [phone=] [company=] [source=] [value=] [prob=] '
-        "[priority=] [assign=@user]",
-        "creates a lead (assigned to you unless assign= says otherwise)",
-        args=(Arg("name"),),
-        options=("email", "phone", "company", "source", "value", "prob", "priority", "assign"),
-    ),
-    CommandSpec(
-        "lead",
-        "show",
-        "/crm lead L12",
-        "the lead's card: details, recent communications, open follow-ups",
-        args=(_REF_ARG,),
-        implicit=True,
-    ),
-    CommandSpec(
-        "lead",
-        "list",
-        "/crm lead list [status] [mine|@user] [source=]",
-        "leads, most urgent first",
-        args=(
-            Arg("status", required=False, choices=_LEAD_STATUSES),
-            Arg("who", required=False, choices=_WHO, kinds=USER),
-        ),
-        options=("source",),
-    ),
-    CommandSpec(
-        "lead",
-        "status",
-        '/crm lead status L12 contacted|qualified|won|lost [reason="..."]',
-        "moves a lead along the workflow",
-        args=(_REF_ARG, Arg("status")),
-        options=("reason",),
-    ),
-    CommandSpec(
-        "lead",
-        "assign",
-        "/crm lead assign L12 @user",
-        "reassigns a lead",
-        args=(_REF_ARG, Arg("user")),
-    ),
-    CommandSpec(
-        "lead",
-        "convert",
-        "/crm lead convert L12",
-        "converts a lead to a customer (once)",
-        args=(_REF_ARG,),
-    ),
-    # opportunities
-    CommandSpec("opp", "", "/crm opp", "opens the New opportunity form"),
-    CommandSpec(
-        "opp",
-        "add",
-        '/crm opp add "Name" customer=C3|lead=L12 amount= [prob=] [stage=] [close=] [assign=@user]',
-        "creates an opportunity",
-        args=(Arg("name"),),
-        options=("customer", "lead", "amount", "prob", "stage", "close", "assign"),
-        required_options=("amount",),
-    ),
-    CommandSpec(
-        "opp",
-        "show",
-        "/crm opp O7",
-        "the opportunity's card",
-        args=(_REF_ARG,),
-        implicit=True,
-    ),
-    CommandSpec(
-        "opp",
-        "list",
-        "/crm opp list [stage] [mine|@user]",
-        "opportunities",
-        args=(
-            Arg("stage", required=False, choices=_STAGES),
-            Arg("who", required=False, choices=_WHO, kinds=USER),
-        ),
-    ),
-    CommandSpec(
-        "opp",
-        "stage",
-        "/crm opp stage O7 <stage>",
-        "moves an opportunity to another stage",
-        args=(_REF_ARG, Arg("stage")),
-    ),
-    CommandSpec(
-        "opp",
-        "won",
-        "/crm opp won O7 [amount=] [date=]",
-        "closes it as won: records the close date and an order for its customer",
-        args=(_REF_ARG,),
-        options=("amount", "date"),
-    ),
-    CommandSpec(
-        "opp",
-        "lost",
-        '/crm opp lost O7 reason="..."',
-        "closes it as lost",
-        args=(_REF_ARG,),
-        options=("reason",),
-        required_options=("reason",),
-    ),
-    # communications and follow-ups
-    CommandSpec("log", "", "/crm log", "opens the Log communication form"),
-    CommandSpec(
-        "log",
-        "add",
-        '/crm log call|email|meeting|note <ref> "text" [in|out] [15m] [at=...]',
-        "logs a communication on a lead, customer or opportunity",
-        args=(
-            Arg("type", choices=("call", "email", "meeting", "note")),
-            _REF_ARG,
-            Arg("text"),
-            Arg("direction", required=False, choices=("in", "out", "inbound", "outbound")),
-            Arg("duration", required=False, pattern=DURATION),
-        ),
-        options=("at",),
-        implicit=True,
-    ),
-    CommandSpec("followup", "", "/crm followup", "opens the New follow-up form"),
-    CommandSpec(
-        "followup",
-        "add",
-        '/crm followup <ref> "Title" due=... [priority=] [assign=@user]',
-        "sets a follow-up on a lead, customer or opportunity",
-        args=(_REF_ARG, Arg("title")),
-        options=("due", "priority", "assign"),
-        required_options=("due",),
-        implicit=True,
-    ),
-    CommandSpec(
-        "followup",
-        "done",
-        '/crm followup done F9 ["notes"]',
-        "marks a follow-up done",
-        args=(_REF_ARG, Arg("notes", required=False)),
-    ),
-    CommandSpec(
-        "followup",
-        "cancel",
-        "/crm followup cancel F9",
-        "cancels a follow-up",
-        args=(_REF_ARG,),
-    ),
-    CommandSpec(
-        "followup",
-        "snooze",
-        "/crm followup snooze F9 1d",
-        "moves a follow-up's due time on",
-        args=(_REF_ARG, Arg("delay")),
-    ),
-    CommandSpec(
-        "followups",
-        "",
-        "/crm followups [mine|@user|overdue|team]",
-        "follow-ups, overdue first",
-        args=(Arg("who", required=False, choices=("mine", "overdue", "team"), kinds=USER),),
-    ),
-    # analytics
-    CommandSpec(
-        "pipeline",
-        "",
-        "/crm pipeline [mine|@user|team] [period=90d]",
-        "pipeline summary with a chart",
-        args=(Arg("who", required=False, choices=_WHO, kinds=USER),),
-        options=("period",),
-    ),
-    # customers and orders
-    CommandSpec(
-        "customer",
-        "show",
-        "/crm customer C3",
-        "the customer's card: lifetime value, tier, churn risk",
-        args=(_REF_ARG,),
-        implicit=True,
-    ),
-    CommandSpec(
-        "customer",
-        "add",
-        '/crm customer add "Name" [email=] [phone=] [company=] [industry=] [tags=]',
-        "creates a customer",
-        args=(Arg("name"),),
-        options=("email", "phone", "company", "industry", "tags", "assign"),
-    ),
-    CommandSpec(
-        "order",
-        "",
-        "/crm order C3 amount= [cost=] [date=] [ref=]",
-        "records a purchase",
-        args=(_REF_ARG,),
-        options=("amount", "cost", "date", "ref"),
-        required_options=("amount",),
-    ),
-    # segments and campaigns
-    CommandSpec(
-        "segment",
-        "add",
-        '/crm segment add "Name" <criteria>',
-        "creates a segment, e.g. tier=gold,platinum churn=high ltv>=20k last_purchase>90d",
-        args=(Arg("name"),),
-        rest="criteria",
-    ),
-    CommandSpec("segment", "list", "/crm segment list", "segments"),
-    CommandSpec(
-        "segment",
-        "show",
-        "/crm segment S2",
-        "a segment and its customers",
-        args=(_REF_ARG,),
-        implicit=True,
-    ),
-    CommandSpec("campaign", "", "/crm campaign", "opens the New campaign form"),
-    CommandSpec(
-        "campaign",
-        "show",
-        "/crm campaign M4",
-        "the campaign's card with its progress",
-        args=(_REF_ARG,),
-        implicit=True,
-    ),
-    CommandSpec("campaign", "list", "/crm campaign list", "campaigns"),
-    CommandSpec(
-        "campaign",
-        "schedule",
-        "/crm campaign schedule M4 at=...",
-        "schedules a campaign",
-        args=(_REF_ARG,),
-        options=("at",),
-        required_options=("at",),
-    ),
-    CommandSpec(
-        "campaign", "send", "/crm campaign send M4", "sends a campaign now", args=(_REF_ARG,)
-    ),
-    CommandSpec(
-        "campaign", "cancel", "/crm campaign cancel M4", "cancels a campaign", args=(_REF_ARG,)
-    ),
-    # administration
-    CommandSpec(
-        "role",
-        "",
-        "/crm role @user rep|manager|admin",
-        "changes a member's role (admins only)",
-        args=(Arg("user"), Arg("role")),
-    ),
-    CommandSpec(
-        "settings",
-        "",
-        "/crm settings [digest #channel] [currency=ZMW] [tiers=20k,50k,100k]",
-        "shows or changes company settings (admins only)",
-        args=(
-            Arg("digest", required=False, choices=("digest",)),
-            Arg("channel", required=False, choices=("off",), kinds=("channel",)),
-        ),
-        options=("currency", "tiers", "timezone", "region"),
-    ),
-    CommandSpec("audit", "", "/crm audit <ref>", "the history of a record", args=(_REF_ARG,)),
-)
-
-NOUN_ALIASES = {
-    "leads": "lead",
-    "opportunity": "opp",
-    "opportunities": "opp",
-    "opps": "opp",
-    "follow-up": "followup",
-    "follow-ups": "followups",
-    "customers": "customer",
-    "segments": "segment",
-    "campaigns": "campaign",
-    "orders": "order",
-}
-
-_BY_NOUN: dict[str, list[CommandSpec]] = {}
-for _spec in COMMANDS:
-    _BY_NOUN.setdefault(_spec.noun, []).append(_spec)
-
-
-def specs_for(noun: str) -> list[CommandSpec]:
-    return list(_BY_NOUN.get(NOUN_ALIASES.get(noun, noun), []))
-
-
-def help_topics() -> list[str]:
-    return list(_BY_NOUN)
-
-
-# --------------------------------------------------------------------------------------------
 # tokenizer
 
 QUOTES = '"“”„‟'  # straight and curly double quotes; single quotes are apostrophes (O'Brien)
@@ -453,13 +94,6 @@ _ESCAPE_RE = re.compile(r"<(?P<body>[^<>]*)>")
 _USER_RE = re.compile(r"@([UW][A-Z0-9]+)(?:\|[^>]*)?", re.IGNORECASE)
 _CHANNEL_RE = re.compile(r"#([CGD][A-Z0-9]+)(?:\|[^>]*)?", re.IGNORECASE)
 _OPTION_RE = re.compile(r"([a-z][a-z0-9_-]*)=(.*)", re.IGNORECASE | re.DOTALL)
-
-
-@dataclass(frozen=True)
-class Token:
-    text: str
-    kind: str = "word"  # word | quoted | user | channel | email | url
-    option: str | None = None  # key of a key=value word; text is then the value
 
 
 def _unwrap(body: str) -> tuple[str, str, str]:
@@ -566,15 +200,15 @@ def _parse(text: str) -> Command | UsageError:
     if isinstance(tokens, UsageError):
         return tokens
     if not tokens:
-        return Command(spec=_BY_NOUN["help"][0], text=text)
+        return Command(spec=BY_NOUN["help"][0], text=text)
     head, words = tokens[0], tokens[1:]
     noun = NOUN_ALIASES.get(head.text.lower(), head.text.lower())
-    if head.kind != "word" or head.option or noun not in _BY_NOUN:
+    if head.kind != "word" or head.option or noun not in BY_NOUN:
         return UsageError(
             f"I don't know {_show(head)}; try one of: {', '.join(help_topics())}",
             ("/crm help",),
         )
-    specs = _BY_NOUN[noun]
+    specs = BY_NOUN[noun]
     verbs = {s.verb: s for s in specs if s.verb}
     spec: CommandSpec | None = None
     if words and words[0].kind == "word" and not words[0].option:
@@ -684,10 +318,10 @@ def help_sections(topic: str | None = None) -> list[tuple[str, list[CommandSpec]
     from the same table the parser reads, so the two cannot drift)."""
     if topic:
         noun = NOUN_ALIASES.get(topic.lower(), topic.lower())
-        if noun not in _BY_NOUN:
+        if noun not in BY_NOUN:
             return UsageError(
                 f'there is no help topic "{topic[:40]}"; topics: {", ".join(help_topics())}',
                 ("/crm help [topic]",),
             )
-        return [(noun, list(_BY_NOUN[noun]))]
-    return [(noun, list(specs)) for noun, specs in _BY_NOUN.items()]
+        return [(noun, list(BY_NOUN[noun]))]
+    return [(noun, list(specs)) for noun, specs in BY_NOUN.items()]
