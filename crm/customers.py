@@ -27,7 +27,7 @@ from crm.actors import Actor
 from crm.audit import change, snapshot
 from crm.clock import to_utc, utcnow
 from crm.db import database
-from crm.duplicates import DuplicateFound, find_duplicates, phone_region
+from crm.duplicates import phone_region, refuse_duplicates
 from crm.errors import Conflict, ValidationError
 from crm.leads import (
     ASSIGN_TO_ACTOR,
@@ -112,16 +112,7 @@ def create_customer(
         if key is not None and (prior := idempotency.seen(actor, key)) is not None:
             return idempotency.replay(actor, prior, Customer)
         if not allow_duplicate:
-            twins = find_duplicates(
-                actor,
-                Customer,
-                name=values["name"],
-                email=values["email"],
-                phone=values["phone"],
-                company_name=values["company_name"],
-            )
-            if twins:
-                raise DuplicateFound(twins)
+            refuse_duplicates(actor, Customer, values)
         customer = Customer.create(company=actor.company_id, **values)
         ch.created(customer)
         if key is not None:

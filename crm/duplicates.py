@@ -171,3 +171,20 @@ def find_duplicates(
             found.append(Duplicate(entity_type, row, tuple(reasons), min(ranks)))
     found.sort(key=lambda d: (d.rank, -len(d.reasons), -d.record.id))
     return found[: max(limit, 0)]
+
+
+def refuse_duplicates(
+    actor: Actor, model: type[Lead] | type[Customer], values: dict[str, Any]
+) -> None:
+    """Raise :class:`DuplicateFound` when cleaned ``values`` look like a record the company
+    already has: the check every create use case runs unless asked to create anyway."""
+    twins = find_duplicates(
+        actor,
+        model,
+        name=values["name"],
+        email=values.get("email"),
+        phone=values.get("phone"),
+        company_name=values.get("company_name"),
+    )
+    if twins:
+        raise DuplicateFound(twins)

@@ -36,7 +36,7 @@ from crm.actors import Actor
 from crm.audit import ChangeSet, change, snapshot
 from crm.clock import utcnow
 from crm.db import database
-from crm.duplicates import DuplicateFound, find_duplicates, phone_region
+from crm.duplicates import phone_region, refuse_duplicates
 from crm.errors import Conflict, NotFound, ValidationError
 from crm.models import (
     LEAD_SOURCES,
@@ -205,16 +205,7 @@ def create_lead(
         if key is not None and (prior := idempotency.seen(actor, key)) is not None:
             return idempotency.replay(actor, prior, Lead)
         if not allow_duplicate:
-            twins = find_duplicates(
-                actor,
-                Lead,
-                name=values["name"],
-                email=values["email"],
-                phone=values["phone"],
-                company_name=values["company_name"],
-            )
-            if twins:
-                raise DuplicateFound(twins)
+            refuse_duplicates(actor, Lead, values)
         lead = Lead.create(company=actor.company_id, status="new", **values)
         ch.created(lead)
         _record_stage(ch, actor, lead, None)

@@ -324,6 +324,9 @@ _REGISTRY: tuple[Case, ...] = (
     Case("find_duplicates customers", ("duplicates.find_duplicates",),
          lambda c, r: duplicates.find_duplicates(
              c.actor, Customer, name=f"{MARK} Rich", email=c.b.customer_email), "own"),
+    Case("refuse_duplicates customers", ("duplicates.refuse_duplicates",),
+         lambda c, r: duplicates.refuse_duplicates(
+             c.actor, Customer, {"name": f"{MARK} Rich", "email": c.b.customer_email}), "own"),
     # CSV import and export
     Case("import order for B customer ref", ("importexport.import_csv",),
          lambda c, r: _csv(c, "orders", "customer,amount", f"C{r.customer},10")),
