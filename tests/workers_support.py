@@ -167,7 +167,8 @@ class PrivateRedis:
     def __init__(self, tmp: Path) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
-            pytest.skip("redis-server is not installed")
+            # .ci/setup installs it; a run without it must say so, not pass quietly
+            pytest.fail("redis-server is not installed: run .ci/setup --services")
         self.binary = binary
         self.port = free_port()
         self.dir = tmp
