@@ -33,6 +33,7 @@ BOT_SCOPES = (
     "chat:write",
     "chat:write.public",
     "im:write",
+    "im:history",  # a reminder worker that took over a stale claim checks the DM first
     "users:read",
     "users:read.email",
     "files:read",
