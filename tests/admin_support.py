@@ -3,8 +3,7 @@ module and backend, with each test in its own workspace (a distinct Slack team i
 a truncated database. Starting gunicorn costs more than most of these tests, and the suite has
 a time budget (two cores, CI for everything in 90 minutes).
 
-- :func:`module_database`: the ``db`` fixture's database, built once per module and backend
-  (the same migrated template or PostgreSQL database the ``db`` fixture uses);
+- the database: :func:`tests.conftest.migrated_database`, once per module and backend;
 - :func:`new_team`: a company with an admin, a manager and two reps, made through the services
   (as ``crm.companies`` would on their first request) and known to FakeSlack;
 - :class:`Session`: sends a command or a click and returns the answer, whether it came in the
@@ -13,55 +12,19 @@ a time budget (two cores, CI for everything in 90 minutes).
 
 from __future__ import annotations
 
-import contextlib
 import itertools
-import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
-
-import pytest
-from peewee import PostgresqlDatabase
 
 from crm.actors import Actor
 from crm.companies import Profile, get_or_create_company, upsert_member
-from crm.db import open_database
-from crm.models import ALL_MODELS, Company, Member
-from tests.conftest import TestDB
+from crm.models import Company, Member
 from tests.e2e_support import Response, SlackClient, SlackUserRef
 from tests.slack_fake import Call, FakeSlack, SlackUser
 
 _teams = itertools.count(1)
-
-
-@contextlib.contextmanager
-def module_database(
-    request: pytest.FixtureRequest, backend: str, workdir: Path
-) -> Iterator[TestDB]:
-    """A migrated database for a whole module (tests keep apart by team id, not truncation)."""
-    if backend == "sqlite":
-        path = workdir / "crm.db"
-        shutil.copy(request.getfixturevalue("sqlite_template"), path)
-        url = f"sqlite:///{path}"
-        handle = open_database(url)
-    elif backend == "postgres":
-        url = request.getfixturevalue("pg_url")
-        handle = open_database(url)
-        with handle.connection_context():
-            tables = ", ".join(f'"{m._meta.table_name}"' for m in ALL_MODELS)
-            handle.execute_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
-    else:
-        raise pytest.UsageError(f"unknown backend {backend!r} in CRM_TEST_BACKENDS")
-    handle.connect(reuse_if_open=True)
-    try:
-        yield TestDB(backend, url, handle)
-    finally:
-        if not handle.is_closed():
-            handle.close()
-        if isinstance(handle, PostgresqlDatabase) and hasattr(handle, "close_all"):
-            handle.close_all()
 
 
 @dataclass

@@ -8,6 +8,7 @@ migrated template file per test. Both are built by the real migrations, not crea
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import uuid
@@ -82,12 +83,16 @@ def _truncate_pg(db: Database) -> None:
     db.execute_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
 
 
-@pytest.fixture(params=BACKENDS)
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TestDB]:
-    backend = request.param
+@contextlib.contextmanager
+def migrated_database(
+    request: pytest.FixtureRequest, backend: str, workdir: Path
+) -> Iterator[TestDB]:
+    """A migrated, empty database: a copy of the SQLite template in ``workdir``, or the
+    session's PostgreSQL database truncated. The ``db`` fixture makes one per test; e2e
+    modules make one per module and keep tests apart by team id."""
     if backend == "sqlite":
         template = request.getfixturevalue("sqlite_template")
-        path = tmp_path / "crm.db"
+        path = workdir / "crm.db"
         shutil.copy(template, path)
         url = f"sqlite:///{path}"
         handle = open_database(url)
@@ -106,6 +111,12 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TestDB]:
             handle.close()
         if isinstance(handle, PostgresqlDatabase) and hasattr(handle, "close_all"):
             handle.close_all()
+
+
+@pytest.fixture(params=BACKENDS)
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TestDB]:
+    with migrated_database(request, request.param, tmp_path) as handle:
+        yield handle
 
 
 # --- people --------------------------------------------------------------------------------
@@ -163,4 +174,12 @@ def globex(db: TestDB) -> Workspace:
     return make_workspace("TGLOBEX", "Globex")
 
 
-__all__ = ["TestDB", "Workspace", "database", "make_company", "make_member", "make_workspace"]
+__all__ = [
+    "TestDB",
+    "Workspace",
+    "database",
+    "make_company",
+    "make_member",
+    "make_workspace",
+    "migrated_database",
+]

@@ -41,10 +41,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlparse
 
+import pytest
+from peewee import Database
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 from slack_sdk.signature import SignatureVerifier
 
+from tests.conftest import BACKENDS, migrated_database
 from tests.slack_fake import Call, FakeSlack
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -515,3 +518,37 @@ def check_all_payloads(client: SlackClient, fake: FakeSlack) -> int:
         check_message(call.args, f"{call.method} call")
         checked += "blocks" in call.args or isinstance(call.args.get("view"), dict)
     return checked
+
+
+# --- one web process per test module ------------------------------------------------------
+
+
+@dataclass
+class Site:
+    """A web process shared by a test module; tests keep apart by Slack team id."""
+
+    backend: str
+    web: WebProcess
+    fake: FakeSlack
+    database: Database
+
+
+def site_fixture(prefix: str) -> Any:
+    """A module-scoped ``site`` fixture; ``prefix`` keeps team ids apart across modules."""
+
+    @pytest.fixture(scope="module", params=BACKENDS)
+    def site(
+        request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+    ) -> Iterator[Site]:
+        backend = request.param
+        workdir = tmp_path_factory.mktemp(f"{prefix}-{backend}")
+        with (
+            migrated_database(request, backend, workdir) as db,
+            FakeSlack() as fake,
+            start_web(db.url, fake, workdir) as web,
+        ):
+            yield Site(backend, web, fake, db.database)
+            time.sleep(0.2)  # let post-ack work (receipts, Home refreshes) finish
+            assert "Traceback" not in web.log(), web.log()[-4000:]
+
+    return site

@@ -5,44 +5,18 @@ and backend, a fresh workspace per test, and a Slack client whose payloads are v
 from __future__ import annotations
 
 import itertools
-import shutil
 from collections.abc import Iterator
 
 import pytest
 
-from crm.db import open_database
-from crm.models import ALL_MODELS
-from tests.conftest import BACKENDS
-from tests.e2e_support import SlackClient, SlackUserRef, check_all_payloads, start_web
-from tests.records_support import Site, Team, check_action_ids
-from tests.slack_fake import FakeSlack, SlackUser
+from tests.e2e_support import Site, SlackClient, SlackUserRef, check_all_payloads, site_fixture
+from tests.records_support import Team, check_action_ids
+from tests.slack_fake import SlackUser
 
 _teams = itertools.count(1)
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def site(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Site]:
-    backend = request.param
-    workdir = tmp_path_factory.mktemp(f"web-{backend}")
-    if backend == "sqlite":
-        path = workdir / "crm.db"
-        shutil.copy(request.getfixturevalue("sqlite_template"), path)
-        url = f"sqlite:///{path}"
-        handle = open_database(url)
-    else:
-        url = request.getfixturevalue("pg_url")
-        handle = open_database(url)
-        tables = ", ".join(f'"{m._meta.table_name}"' for m in ALL_MODELS)
-        handle.execute_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
-    handle.connect(reuse_if_open=True)
-    try:
-        with FakeSlack() as fake, start_web(url, fake, workdir) as web:
-            yield Site(backend, web, fake, handle)
-    finally:
-        if not handle.is_closed():
-            handle.close()
+site = site_fixture("web")
 
 
 @pytest.fixture

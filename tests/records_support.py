@@ -15,22 +15,12 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from peewee import Database
-
 from crm.actors import Actor
 from crm.models import Company, Member
-from tests.e2e_support import SlackClient, SlackUserRef, WebProcess
+from tests.e2e_support import SlackClient, SlackUserRef
 from tests.slack_fake import Call, FakeSlack
 
 _answers = itertools.count(1)
-
-
-@dataclass
-class Site:
-    backend: str
-    web: WebProcess
-    fake: FakeSlack
-    database: Database
 
 
 @dataclass

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import shutil
 import time
 import uuid
 from collections.abc import Iterator
@@ -21,33 +20,21 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from peewee import Database
 
 from crm.actors import Actor
 from crm.companies import Profile, get_or_create_company, upsert_member
-from crm.db import open_database
-from crm.models import ALL_MODELS, Company, Member
-from tests.conftest import BACKENDS
+from crm.models import Company, Member
 from tests.e2e_support import (
     Response,
+    Site,
     SlackClient,
     SlackUserRef,
-    WebProcess,
     check_all_payloads,
     check_view,
-    start_web,
 )
 from tests.slack_fake import Call, FakeSlack, SlackUser
 
 _teams = itertools.count(1)
-
-
-@dataclass
-class Site:
-    backend: str
-    web: WebProcess
-    fake: FakeSlack
-    database: Database
 
 
 @dataclass
@@ -68,38 +55,6 @@ class Team:
 
     def actor(self, user: SlackUserRef) -> Actor:
         return Actor.for_member(self.member(user), "slack")
-
-
-def site_fixture(prefix: str) -> Any:
-    """A module-scoped ``site`` fixture; ``prefix`` keeps team ids apart across modules."""
-
-    @pytest.fixture(scope="module", params=BACKENDS)
-    def site(
-        request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-    ) -> Iterator[Site]:
-        backend = request.param
-        workdir = tmp_path_factory.mktemp(f"{prefix}-{backend}")
-        if backend == "sqlite":
-            path = workdir / "crm.db"
-            shutil.copy(request.getfixturevalue("sqlite_template"), path)
-            url = f"sqlite:///{path}"
-            handle = open_database(url)
-        else:
-            url = request.getfixturevalue("pg_url")
-            handle = open_database(url)
-            tables = ", ".join(f'"{m._meta.table_name}"' for m in ALL_MODELS)
-            handle.execute_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
-        handle.connect(reuse_if_open=True)
-        try:
-            with FakeSlack() as fake, start_web(url, fake, workdir) as web:
-                yield Site(backend, web, fake, handle)
-                time.sleep(0.2)  # let post-ack work (receipts, Home refreshes) finish
-                assert "Traceback" not in web.log(), web.log()[-4000:]
-        finally:
-            if not handle.is_closed():
-                handle.close()
-
-    return site
 
 
 def make_team(site: Site, prefix: str) -> Team:

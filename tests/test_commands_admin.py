@@ -22,10 +22,9 @@ from tests.admin_support import (
     Team,
     answer_text,
     button_value,
-    module_database,
     new_team,
 )
-from tests.conftest import BACKENDS
+from tests.conftest import BACKENDS, migrated_database
 from tests.e2e_support import SlackClient, check_all_payloads, start_web
 from tests.slack_fake import FakeSlack
 
@@ -39,7 +38,7 @@ pytestmark = pytest.mark.slow
 def mdb(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[TestDB]:
-    with module_database(request, request.param, tmp_path_factory.mktemp("admin")) as db:
+    with migrated_database(request, request.param, tmp_path_factory.mktemp("admin")) as db:
         yield db
 
 

@@ -16,7 +16,7 @@ from crm import followups, leads, opportunities
 from crm.analytics import PipelineSummary, StageTotals
 from crm.clock import utcnow
 from crm.models import FollowUp, Lead, Opportunity
-from tests.e2e_support import SlackClient, SlackUserRef, check_view
+from tests.e2e_support import SlackClient, SlackUserRef, check_view, site_fixture
 from tests.surface_support import (
     Site,
     Team,
@@ -27,7 +27,6 @@ from tests.surface_support import (
     make_team,
     opened_view,
     published_home,
-    site_fixture,
     slack_client,
     submit,
     text_of,

@@ -14,7 +14,7 @@ import pytest
 from crm import leads
 from crm.clock import utcnow
 from crm.models import Communication, FollowUp, IdempotencyKey, Lead, Opportunity
-from tests.e2e_support import SlackClient
+from tests.e2e_support import SlackClient, site_fixture
 from tests.surface_support import (
     Site,
     Team,
@@ -25,7 +25,6 @@ from tests.surface_support import (
     make_team,
     opened_view,
     published_home,
-    site_fixture,
     slack_client,
     submit,
     text_of,

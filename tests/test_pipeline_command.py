@@ -24,11 +24,10 @@ from tests.admin_support import (
     Team,
     answer_text,
     button_value,
-    module_database,
     new_team,
     wait_call,
 )
-from tests.conftest import BACKENDS
+from tests.conftest import BACKENDS, migrated_database
 from tests.e2e_support import SlackClient, check_all_payloads, start_web
 from tests.slack_fake import Call, FakeSlack
 
@@ -44,7 +43,7 @@ PNG = b"\x89PNG\r\n\x1a\n"
 def mdb(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[TestDB]:
-    with module_database(request, request.param, tmp_path_factory.mktemp("pipeline")) as db:
+    with migrated_database(request, request.param, tmp_path_factory.mktemp("pipeline")) as db:
         yield db
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from crm import leads, opportunities
 from crm.models import Communication, FollowUp, Lead, Opportunity
-from tests.e2e_support import SlackClient, SlackUserRef
+from tests.e2e_support import SlackClient, SlackUserRef, site_fixture
 from tests.surface_support import (
     Site,
     Team,
@@ -20,7 +20,6 @@ from tests.surface_support import (
     field_errors,
     make_team,
     opened_view,
-    site_fixture,
     slack_client,
     submit,
     wait_calls,
