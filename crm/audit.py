@@ -119,6 +119,23 @@ class ChangeSet:
             ]
         ).execute()
 
+    def stage_moved(
+        self, entity_type: str, entity_id: int, from_stage: str | None, to_stage: str
+    ) -> StageChange:
+        """The history row of a status/stage move (``from_stage`` None: the record was created),
+        in this change so that Undo removes it with the move."""
+        row = StageChange.create(
+            company=self.actor.company_id,
+            entity_type=entity_type,
+            entity_id=entity_id,
+            from_stage=from_stage,
+            to_stage=to_stage,
+            changed_at=utcnow(),
+            actor=self.actor.member_id,
+        )
+        self.created(row)
+        return row
+
     def updated(self, record: BaseModel, before: dict[str, Any], action: str = "update") -> None:
         """Record the fields that differ from ``before`` (a :func:`snapshot`); no-op if none."""
         after = snapshot(record)

@@ -45,7 +45,6 @@ from crm.models import (
     Customer,
     Lead,
     Opportunity,
-    StageChange,
 )
 from crm.parsing import (
     parse_choice,
@@ -155,19 +154,6 @@ def _label(lead_id: Any) -> str:
     return ref_label("lead", lead_id)
 
 
-def _record_stage(ch: ChangeSet, actor: Actor, lead: Lead, from_stage: str | None) -> None:
-    stage = StageChange.create(
-        company=actor.company_id,
-        entity_type="lead",
-        entity_id=lead.id,
-        from_stage=from_stage,
-        to_stage=lead.status,
-        changed_at=utcnow(),
-        actor=actor.member_id,
-    )
-    ch.created(stage)
-
-
 def create_lead(
     actor: Actor,
     *,
@@ -208,7 +194,7 @@ def create_lead(
             refuse_duplicates(actor, Lead, values)
         lead = Lead.create(company=actor.company_id, status="new", **values)
         ch.created(lead)
-        _record_stage(ch, actor, lead, None)
+        ch.stage_moved("lead", lead.id, None, lead.status)
         if key is not None:
             idempotency.remember(actor, key, lead, ch.change_id)
     lead.change_id = ch.change_id  # type: ignore[attr-defined]
@@ -302,7 +288,7 @@ def set_lead_status(actor: Actor, lead_id: int, status: str, *, reason: str | No
         _apply_move(lead, to, why)
         lead.save()
         ch.updated(lead, before)
-        _record_stage(ch, actor, lead, from_status)
+        ch.stage_moved("lead", lead.id, from_status, lead.status)
     lead.change_id = ch.change_id  # type: ignore[attr-defined]
     return lead
 
@@ -388,7 +374,7 @@ def update_lead(actor: Actor, lead_id: int, **fields: Any) -> Lead:
         lead.save()
         ch.updated(lead, before)
         if lead.status != from_status:
-            _record_stage(ch, actor, lead, from_status)
+            ch.stage_moved("lead", lead.id, from_status, lead.status)
     lead.change_id = ch.change_id  # type: ignore[attr-defined]
     return lead
 
@@ -453,7 +439,7 @@ def convert_lead(actor: Actor, lead_id: int) -> Customer:
         ch.created(customer)
         ch.updated(lead, before, action="convert")
         if from_status != "won":
-            _record_stage(ch, actor, lead, from_status)
+            ch.stage_moved("lead", lead.id, from_status, lead.status)
         _attach_opportunities(ch, actor, lead, customer)
         from crm.segments import recount_company
 

@@ -39,7 +39,6 @@ from crm.models import (
     Lead,
     Member,
     Opportunity,
-    StageChange,
 )
 from crm.parsing import parse_choice, parse_date, parse_money, parse_percent
 from crm.tenancy import fetch, fetch_for_update, fetch_member, ref_label
@@ -147,20 +146,6 @@ def _label(opp: Opportunity) -> str:
     return ref_label("opportunity", opp.id)
 
 
-def _record_move(ch: ChangeSet, actor: Actor, opp: Opportunity, from_stage: str | None) -> None:
-    """The history row of a move, in the same change so that Undo removes it with the move."""
-    row = StageChange.create(
-        company=actor.company_id,
-        entity_type="opportunity",
-        entity_id=opp.id,
-        from_stage=from_stage,
-        to_stage=opp.stage,
-        changed_at=utcnow(),
-        actor=actor.member_id,
-    )
-    ch.created(row)
-
-
 # --- use cases -----------------------------------------------------------------------------------
 
 
@@ -221,7 +206,7 @@ def create_opportunity(
             assigned_to=assignee,
         )
         ch.created(opp)
-        _record_move(ch, actor, opp, None)
+        ch.stage_moved("opportunity", opp.id, None, opp.stage)
         if idempotency_key is not None:
             idempotency.remember(actor, idempotency_key, opp, ch.change_id)
     opp.change_id = ch.change_id
@@ -360,7 +345,7 @@ def _move(ch: ChangeSet, actor: Actor, opp: Opportunity, stage: str) -> None:
     opp.stage = stage
     if not opp.probability_explicit:
         opp.probability = STAGE_PROBABILITY[stage]
-    _record_move(ch, actor, opp, previous)
+    ch.stage_moved("opportunity", opp.id, previous, opp.stage)
 
 
 def move_stage(actor: Actor, opp_id: int, stage: str) -> Opportunity:
@@ -449,7 +434,7 @@ def mark_won(
         opp.actual_close_date, opp.loss_reason = day, None
         opp.save()
         ch.updated(opp, before)
-        _record_move(ch, actor, opp, previous)
+        ch.stage_moved("opportunity", opp.id, previous, opp.stage)
         now = utcnow()
         ordered_at = now if day == _today(actor) else _noon_utc(day, actor.tz)
         _join(
@@ -503,7 +488,7 @@ def mark_lost(actor: Actor, opp_id: int, *, reason: str) -> Opportunity:
         opp.actual_close_date, opp.loss_reason = _today(actor), reason
         opp.save()
         ch.updated(opp, before)
-        _record_move(ch, actor, opp, previous)
+        ch.stage_moved("opportunity", opp.id, previous, opp.stage)
     opp.change_id = ch.change_id
     return opp
 
