@@ -13,8 +13,8 @@ from bot.blocks.common import (
     section,
 )
 from bot.blocks.followups import when
-from bot.blocks.leads import OPEN_RECORD, opportunity_row
-from bot.blocks.lists import activity_blocks, person
+from bot.blocks.leads import OPEN_RECORD, related_blocks
+from bot.blocks.lists import person
 from crm.cards import Card
 from crm.duplicates import DuplicateFound
 from crm.models import Customer
@@ -79,13 +79,7 @@ def customer_card(card: Card, currency: str) -> list[Block]:
                 accessory=button(f"Open {lead_ref}", OPEN_RECORD, lead_ref),
             )
         )
-    blocks += activity_blocks(card)
-    if card.opportunities:
-        blocks.append(section("*Opportunities*"))
-        for opp in card.opportunities:
-            row = opportunity_row(opp, card.person(opp.assigned_to_id), currency)
-            blocks.append(section(row.text, accessory=row.accessory))
-    return blocks
+    return blocks + related_blocks(card, currency)
 
 
 def duplicate_blocks(dup: DuplicateFound, again: str | None) -> list[Block]:

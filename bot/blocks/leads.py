@@ -72,7 +72,13 @@ def lead_card(card: Card, currency: str) -> list[Block]:
                 accessory=button(f"Open {customer_ref}", OPEN_RECORD, customer_ref),
             )
         )
-    blocks += activity_blocks(card)
+    return blocks + related_blocks(card, currency)
+
+
+def related_blocks(card: Card, currency: str) -> list[Block]:
+    """What a lead or customer card shows under its details: recent communications, open
+    follow-ups and the record's opportunities."""
+    blocks = activity_blocks(card)
     if card.opportunities:
         blocks.append(section("*Opportunities*"))
         for opp in card.opportunities:
