@@ -160,6 +160,28 @@ def bulk_insert(
     return count
 
 
+def insert_companies(db: Database, prefix: str, count: int, stamp: Any) -> None:
+    """Companies 1..count (explicit ids), team ids ``<prefix><n>``: every bench's first step."""
+    bulk_insert(
+        db,
+        "cms_companies",
+        [
+            "id",
+            "team_id",
+            "name",
+            "currency",
+            "phone_region",
+            "timezone",
+            "created_at",
+            "updated_at",
+        ],
+        [
+            (i, f"{prefix}{i}", f"Bench {i}", "ZMW", "ZM", "Africa/Lusaka", stamp, stamp)
+            for i in range(1, count + 1)
+        ],
+    )
+
+
 def series_sql(db: Database) -> str:
     """A FROM-clause source of integers ``i`` from 1 to the bound parameter, on either database
     (``INSERT ... SELECT`` over it generates rows inside the database, no Python loop)."""

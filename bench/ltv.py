@@ -18,8 +18,8 @@ from peewee import Database
 
 from bench._common import (
     Timing,
-    bulk_insert,
     ensure_dataset,
+    insert_companies,
     is_pg,
     open_bench_database,
     parse_args,
@@ -47,24 +47,7 @@ def build(db: Database, orders: int) -> None:
     buying = max(1, customers * 95 // 100)
     stamp = _stamp(db)
     p = "%s" if is_pg(db) else "?"
-    bulk_insert(
-        db,
-        "cms_companies",
-        [
-            "id",
-            "team_id",
-            "name",
-            "currency",
-            "phone_region",
-            "timezone",
-            "created_at",
-            "updated_at",
-        ],
-        [
-            (i, f"TLTV{i}", f"Bench {i}", "ZMW", "ZM", "Africa/Lusaka", stamp, stamp)
-            for i in range(1, COMPANIES + 1)
-        ],
-    )
+    insert_companies(db, "TLTV", COMPANIES, stamp)
     _execute(
         db,
         f"""INSERT INTO cms_customers (id, created_at, updated_at, company_id, name, tags,

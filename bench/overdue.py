@@ -19,9 +19,9 @@ from peewee import Database
 
 from bench._common import (
     Timing,
-    bulk_insert,
     ensure_dataset,
     explain,
+    insert_companies,
     is_pg,
     open_bench_database,
     parse_args,
@@ -56,24 +56,7 @@ def _shift(db: Database, seconds_expr: str) -> tuple[str, list[object]]:
 
 def build(db: Database, rows: int) -> None:
     stamp = NOW if is_pg(db) else NOW.strftime("%Y-%m-%d %H:%M:%S")
-    bulk_insert(
-        db,
-        "cms_companies",
-        [
-            "id",
-            "team_id",
-            "name",
-            "currency",
-            "phone_region",
-            "timezone",
-            "created_at",
-            "updated_at",
-        ],
-        [
-            (i, f"TBENCH{i}", f"Bench {i}", "ZMW", "ZM", "Africa/Lusaka", stamp, stamp)
-            for i in range(1, COMPANIES + 1)
-        ],
-    )
+    insert_companies(db, "TBENCH", COMPANIES, stamp)
     # bucket = i % 100: 0 newly due (last hour), 1-40 completed, 41-60 overdue for days,
     # 61-99 pending and due in the future
     seconds = (

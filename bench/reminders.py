@@ -36,7 +36,13 @@ from pathlib import Path
 import redis
 from slack_sdk import WebClient
 
-from bench._common import FakeSlackProcess, bulk_insert, is_pg, open_bench_database
+from bench._common import (
+    FakeSlackProcess,
+    bulk_insert,
+    insert_companies,
+    is_pg,
+    open_bench_database,
+)
 from bot.blocks.followups import reminder_blocks, reminder_text
 from crm.clock import utcnow
 from crm.config import load_settings
@@ -68,21 +74,7 @@ def build(db, n: int) -> None:  # type: ignore[no-untyped-def]
     due = due if is_pg(db) else due.strftime("%Y-%m-%d %H:%M:%S")
     zone = daytime_zone()
     with db.atomic():
-        bulk_insert(
-            db,
-            "cms_companies",
-            [
-                "id",
-                "team_id",
-                "name",
-                "currency",
-                "phone_region",
-                "timezone",
-                "created_at",
-                "updated_at",
-            ],
-            [(1, "TBENCH", "Bench", "ZMW", "ZM", "Africa/Lusaka", stamp, stamp)],
-        )
+        insert_companies(db, "TBENCH", 1, stamp)
         bulk_insert(
             db,
             "cms_leads",
