@@ -1,10 +1,10 @@
 """What the actors need around the Slack gateway: a DM channel per person, the per-channel
 ``chat.postMessage`` limit, and turning a long ``429 Retry-After`` into a delayed retry.
 
-- ``chat.postMessage`` is kept to one per second per channel (Slack's limit for it) with a
-  Dramatiq :class:`~dramatiq.rate_limits.WindowRateLimiter` in Redis, shared by every worker
-  process; in embedded mode its in-process backend. Reminders go to different DM channels,
-  so the limit paces a burst to one person without serialising the whole run.
+- ``chat.postMessage`` is kept to one per second per channel (Slack's limit for it) by a
+  Dramatiq rate limiter in Redis, shared by every worker process; in embedded mode its
+  in-process backend. Reminders go to different DM channels, so the limit paces a burst to
+  one person without serialising the whole run.
 - slack-sdk's retry handler (see :mod:`bot.gateway`) waits out a short ``Retry-After``
   in-process; a longer one surfaces here as :class:`dramatiq.Retry` with that delay: the
   message waits in the delay queue, not in a blocked thread, and is not lost.
@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import dramatiq
-from dramatiq.rate_limits import WindowRateLimiter
+from dramatiq.rate_limits import RateLimiter, RateLimiterBackend
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
@@ -30,6 +30,7 @@ from workers import broker as brokers
 
 __all__ = [
     "TRANSIENT_ERRORS",
+    "SpacingRateLimiter",
     "as_retry",
     "client_for",
     "company",
@@ -99,13 +100,33 @@ def dm_channel(client: WebClient, company_id: int, slack_user_id: str) -> str:
     return channel
 
 
+class SpacingRateLimiter(RateLimiter):
+    """At most one acquisition per ``interval_ms`` per key: a key set with ``NX`` that expires
+    after the interval (Dramatiq's backend ``add``).
+
+    For Slack's "one message per second per channel" this is exact (no two posts closer than a
+    second, at any phase) and one Redis round trip; Dramatiq's ``WindowRateLimiter`` with a
+    one-second window counts per wall-clock second (two posts 10 ms apart across a second
+    boundary both pass) and takes four round trips under ``WATCH``.
+    """
+
+    def __init__(self, backend: RateLimiterBackend, key: str, *, interval_ms: int) -> None:
+        super().__init__(backend, key)
+        self.interval_ms = interval_ms
+
+    def _acquire(self) -> bool:
+        return bool(self.backend.add(self.key, 1, self.interval_ms))
+
+    def _release(self) -> None:
+        pass  # the slot is spent by using it; it frees itself when the interval is over
+
+
 @contextmanager
 def _channel_slot(channel: str) -> Iterator[None]:
-    limiter = WindowRateLimiter(
+    limiter = SpacingRateLimiter(
         brokers.rate_limiter_backend(),
         f"{brokers.namespace(brokers.settings)}:slack:chat.postMessage:{channel}",
-        limit=1,
-        window=1,
+        interval_ms=1000,
     )
     # wait up to ~2 s in-thread for the channel's next second; a busier channel is retried
     for _ in range(8):
