@@ -13,6 +13,8 @@ from urllib.parse import urlparse
 
 from dotenv import dotenv_values
 
+from crm.db import url_options
+
 
 class ConfigError(Exception):
     """One line naming the variable, shown to the operator as is."""
@@ -130,6 +132,10 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: str = ".en
         ("sqlite", "postgres", "postgresql", "postgres+pool", "postgresql+pool", "sqlite+pool"),
         "the database",
     )
+    try:
+        url_options(database_url)
+    except ValueError as exc:
+        raise ConfigError(f"DATABASE_URL={database_url!r}: {exc}") from None
     redis_url = get("REDIS_URL")
     if redis_url:
         _url("REDIS_URL", redis_url, ("redis", "rediss", "unix"), "the job queue")

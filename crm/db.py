@@ -24,12 +24,29 @@ SQLITE_PRAGMAS = {
 }
 
 
+def url_options(url: str) -> tuple[str, bool]:
+    """Our own option out of ``DATABASE_URL`` (the rest goes to the driver as given):
+    ``prepared_statements=on|off`` (default on); :class:`ValueError` for any other value."""
+    base, _, query = url.partition("?")
+    kept, prepared = [], "on"
+    for pair in filter(None, query.split("&")):
+        name, _, value = pair.partition("=")
+        if name == "prepared_statements":
+            prepared = value.lower()
+        else:
+            kept.append(pair)
+    if prepared not in ("on", "off"):
+        raise ValueError(f"prepared_statements must be on or off, not {prepared!r}")
+    return (f"{base}?{'&'.join(kept)}" if kept else base), prepared == "on"
+
+
 def open_database(url: str) -> Database:
     """Build (but do not connect) the database for ``url`` and bind the models to it.
 
     PostgreSQL URLs get the pooled driver: web and worker threads come and go, and a pool keeps
     reconnect cost off the hot path.
     """
+    url, prepared = url_options(url)
     scheme = urlparse(url).scheme
     kwargs: dict[str, Any] = {}
     if scheme.startswith("sqlite"):
@@ -40,12 +57,20 @@ def open_database(url: str) -> Database:
         url = url.replace(f"{scheme}://", "postgresql+pool://", 1)
         kwargs.update(max_connections=32, stale_timeout=300, timeout=10)
     db = connect_url(url, autorollback=False, **kwargs)
+    db.prepared_statements = isinstance(db, PostgresqlDatabase) and prepared
     database.initialize(db)
     return db
 
 
 def is_postgres() -> bool:
     return isinstance(database.obj, PostgresqlDatabase)
+
+
+def prepares_statements() -> bool:
+    """Whether hot statements run as server-side prepared statements (PostgreSQL, unless
+    ``DATABASE_URL`` says ``?prepared_statements=off``, as a transaction-pooling PgBouncer
+    needs): see :mod:`crm.statements`."""
+    return getattr(database.obj, "prepared_statements", False)
 
 
 def ensure_connected() -> None:

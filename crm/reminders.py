@@ -26,7 +26,6 @@ can first look whether the killed one got the message out after all.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from functools import lru_cache
@@ -35,9 +34,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from peewee import JOIN, Expression, fn
 
-from crm.db import is_postgres
 from crm.errors import ValidationError
 from crm.models import SUBJECT_MODELS, FollowUp, Member
+from crm.statements import Statement
 
 __all__ = [
     "CLAIM_TIMEOUT",
@@ -168,22 +167,16 @@ def claim_reminder(
     in the queue while the follow-up was completed, snoozed, or the evening came.
     """
     now = _second(now)
-    sql, makers = _claim_select(claim_timeout, is_postgres())
-    rows = list(FollowUp.raw(sql, *(make(follow_up_id, now) for make in makers)))
+    rows = _CLAIM_ROW.models(
+        FollowUp, follow_up_id=follow_up_id, now=now, claim_timeout=claim_timeout
+    )
     row = rows[0] if rows else None  # Member's columns come along as attributes
     if row is None or not is_waking_hour(now, row.tz):
         return None
     # compare-and-set on what the rules just read: the claim, the status, the snooze
     previous = row.reminder_claimed_at
-    won = (
-        FollowUp.update(reminder_claimed_at=now)
-        .where(
-            (FollowUp.id == follow_up_id)
-            & _same(FollowUp.reminder_claimed_at, previous)
-            & _same(FollowUp.snoozed_until, row.snoozed_until)
-            & FollowUp.status.in_(OPEN_STATUSES)
-        )
-        .execute()
+    won = _CLAIM.rowcount(
+        follow_up_id=follow_up_id, now=now, previous=previous, snoozed_until=row.snoozed_until
     )
     if won != 1:
         return None
@@ -229,79 +222,66 @@ def _claim_query(follow_up_id: int, now: datetime, claim_timeout: timedelta) -> 
     )
 
 
-_MARK_ID = -918_273_645
-_MARK_NOW = datetime(1971, 2, 3, 4, 5, 6)
-
-
-@lru_cache(maxsize=16)
-def _claim_select(
-    claim_timeout: timedelta, postgres: bool
-) -> tuple[str, tuple[Callable[[int, datetime], Any], ...]]:
-    """The claim's SELECT as SQL text once per process, with a maker per parameter.
-
-    Peewee spends ~2 ms building this query's SQL and the database ~0.1 ms running it; the
-    claim is on every reminder's path. The query is built from the one definition of the rules
-    (:func:`_eligible`) with marker values, and each parameter is then recognised as the id,
-    ``now`` shifted by a constant, or a constant.
-    """
-    sql, params = _claim_query(_MARK_ID, _MARK_NOW, claim_timeout).sql()
-    makers: list[Callable[[int, datetime], Any]] = []
-    for param in params:
-        if param == _MARK_ID:
-            makers.append(lambda fid, now: fid)
-        elif isinstance(param, datetime) and abs(param - _MARK_NOW) < timedelta(days=400):
-            makers.append(lambda fid, now, shift=param - _MARK_NOW: now + shift)
-        else:
-            makers.append(lambda fid, now, value=param: value)
-    return sql, tuple(makers)
+_CLAIM_ROW = Statement(_claim_query)
+_CLAIM = Statement(
+    lambda follow_up_id, now, previous, snoozed_until: FollowUp.update(
+        reminder_claimed_at=now
+    ).where(
+        (FollowUp.id == follow_up_id)
+        & _same(FollowUp.reminder_claimed_at, previous)
+        & _same(FollowUp.snoozed_until, snoozed_until)
+        & FollowUp.status.in_(OPEN_STATUSES)
+    )
+)
 
 
 def _same(column: Any, value: datetime | None) -> Expression:
     return column.is_null() if value is None else column == value
 
 
+def _still_claimed(follow_up_id: int, claimed_at: datetime) -> Expression:
+    return (FollowUp.id == follow_up_id) & (FollowUp.reminder_claimed_at == claimed_at)
+
+
+_SENT = Statement(
+    lambda follow_up_id, claimed_at, channel, ts: FollowUp.update(
+        last_reminded_at=claimed_at,
+        reminder_count=FollowUp.reminder_count + 1,
+        reminder_claimed_at=None,
+        reminder_channel=channel,
+        reminder_ts=ts,
+    ).where(_still_claimed(follow_up_id, claimed_at))
+)
+_FAILED = Statement(
+    lambda follow_up_id, claimed_at: FollowUp.update(
+        last_reminded_at=claimed_at, reminder_claimed_at=None
+    ).where(_still_claimed(follow_up_id, claimed_at))
+)
+_RELEASED = Statement(
+    lambda follow_up_id, claimed_at: FollowUp.update(reminder_claimed_at=None).where(
+        _still_claimed(follow_up_id, claimed_at)
+    )
+)
+
+
 def record_sent(claim: Claim, channel: str, ts: str | None) -> bool:
     """The DM went out: count it and free the claim. ``False`` if the claim was lost
     meanwhile (it went stale and another sender took over)."""
-    return (
-        FollowUp.update(
-            last_reminded_at=claim.claimed_at,
-            reminder_count=FollowUp.reminder_count + 1,
-            reminder_claimed_at=None,
-            reminder_channel=channel,
-            reminder_ts=ts,
-        )
-        .where(
-            (FollowUp.id == claim.follow_up_id) & (FollowUp.reminder_claimed_at == claim.claimed_at)
-        )
-        .execute()
-        == 1
+    sent = _SENT.rowcount(
+        follow_up_id=claim.follow_up_id, claimed_at=claim.claimed_at, channel=channel, ts=ts
     )
+    return sent == 1
 
 
 def record_failed(claim: Claim) -> bool:
     """Slack refused for good (the member left, the app cannot DM them): count the occasion
     as spent, without a message, so the next attempt is a day later instead of every scan."""
-    return (
-        FollowUp.update(last_reminded_at=claim.claimed_at, reminder_claimed_at=None)
-        .where(
-            (FollowUp.id == claim.follow_up_id) & (FollowUp.reminder_claimed_at == claim.claimed_at)
-        )
-        .execute()
-        == 1
-    )
+    return _FAILED.rowcount(follow_up_id=claim.follow_up_id, claimed_at=claim.claimed_at) == 1
 
 
 def release_claim(claim: Claim) -> bool:
     """The Slack call failed: give the reminder back so a retry (or the next scan) sends it."""
-    return (
-        FollowUp.update(reminder_claimed_at=None)
-        .where(
-            (FollowUp.id == claim.follow_up_id) & (FollowUp.reminder_claimed_at == claim.claimed_at)
-        )
-        .execute()
-        == 1
-    )
+    return _RELEASED.rowcount(follow_up_id=claim.follow_up_id, claimed_at=claim.claimed_at) == 1
 
 
 SNOOZE_CHOICES = ("1h", "1d", "1w")

@@ -26,6 +26,7 @@ def test_defaults():
         ({"PORT": "http"}, "PORT"),
         ({"PORT": "70000"}, "PORT"),
         ({"DATABASE_URL": "mysql//nope"}, "DATABASE_URL"),
+        ({"DATABASE_URL": "postgresql://db/crm?prepared_statements=1"}, "DATABASE_URL"),
         ({"REDIS_URL": "localhost:6379"}, "REDIS_URL"),
         ({"SLACK_API_URL": "slack.com/api"}, "SLACK_API_URL"),
         ({"SMTP_URL": "mail.example.com"}, "SMTP_URL"),

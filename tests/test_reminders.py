@@ -3,6 +3,7 @@ FakeSlack (StubBroker and Redis), with time moved by time_machine."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -303,3 +304,46 @@ def test_429_on_every_fifth_call_still_delivers_every_reminder_once(
     assert by_channel == {f"D{m.slack_user_id}": 1 for m in members}
     counts = [r.reminder_count for r in FollowUp.select().where(FollowUp.id.in_(ids))]
     assert counts == [1] * len(members)
+
+
+# --- the per-channel limit ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("backend", ["stub_workers", "redis_workers"])
+def test_the_channel_limiter_admits_one_per_second_per_channel(
+    db, request: pytest.FixtureRequest, backend: str
+) -> None:
+    request.getfixturevalue(backend)
+    from workers import broker as brokers
+
+    key = f"{brokers.namespace(brokers.settings)}:test-limiter"
+    first = slack.SpacingRateLimiter(brokers.rate_limiter_backend(), f"{key}:a", interval_ms=1000)
+    again = slack.SpacingRateLimiter(brokers.rate_limiter_backend(), f"{key}:a", interval_ms=1000)
+    other = slack.SpacingRateLimiter(brokers.rate_limiter_backend(), f"{key}:b", interval_ms=1000)
+    with first.acquire(raise_on_failure=False) as got:
+        assert got
+    with again.acquire(raise_on_failure=False) as got:
+        assert not got  # released or not, the second is spent for the interval
+    with other.acquire(raise_on_failure=False) as got:
+        assert got
+    client = brokers.redis_client()
+    if client is not None:  # the slot expires by itself, at the interval
+        assert 0 < client.pttl(f"{key}:a") <= 1000
+
+
+def test_a_burst_to_one_channel_is_spaced_a_second_apart(
+    acme: Workspace, fake: FakeSlack, redis_workers: Workers
+) -> None:
+    """Two senders at once to one DM: the second posts a second after the first (waiting
+    in-thread), while another channel is not held up."""
+    client = slack.client_for(acme.company)
+    channel, other = f"D{acme.rep.slack_user_id}", f"D{acme.manager.slack_user_id}"
+    with ThreadPoolExecutor(3) as pool:
+        burst = [pool.submit(slack.post_limited, client, channel, text=f"#{i}") for i in range(2)]
+        aside = pool.submit(slack.post_limited, client, other, text="aside")
+        aside.result(timeout=10)
+        assert len(posts(fake, other)) == 1 and len(posts(fake, channel)) < 2
+        for f in burst:
+            f.result(timeout=10)
+    first, second = sorted(c.at for c in posts(fake, channel))
+    assert second - first >= 0.99

@@ -1,0 +1,92 @@
+"""crm.statements: a query rendered once per shape runs exactly like peewee's own rendering."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+
+from crm.models import Lead, Opportunity
+from crm.statements import Statement
+from tests.conftest import Workspace
+
+T = datetime(2026, 3, 10, 14, 0)
+
+
+def _recent(company_id: int, since: datetime, status: str | None) -> Lead:
+    return (
+        Lead.select(Lead.id)
+        .where(
+            (Lead.company == company_id)
+            & (Lead.created_at >= since - timedelta(days=1))
+            & (Lead.status.is_null() if status is None else Lead.status == status)
+        )
+        .order_by(Lead.id)
+    )
+
+
+RECENT = Statement(_recent)
+
+
+def test_renders_once_per_shape_and_binds_each_call(acme: Workspace) -> None:
+    old = Lead.create(company=acme.company.id, name="Old", created_at=T - timedelta(days=3))
+    new = Lead.create(company=acme.company.id, name="New", created_at=T)
+    ids = [Lead.create(company=acme.company.id, name=f"L{i}", created_at=T).id for i in range(2)]
+    for since, expected in ((T, [new.id, *ids]), (T - timedelta(days=2), [old.id, new.id, *ids])):
+        sql, params = RECENT.sql(company_id=acme.company.id, since=since, status="new")
+        want_sql, want_params = _recent(acme.company.id, since, "new").sql()
+        assert (sql, params) == (want_sql, list(want_params))  # the derived "since - 1 day" too
+        rows = [r[0] for r in RECENT.execute(company_id=acme.company.id, since=since, status="new")]
+        assert rows == expected
+    # None renders IS NULL: another shape, rendered on its own
+    sql, params = RECENT.sql(company_id=acme.company.id, since=T, status=None)
+    assert "IS NULL" in sql and sql == _recent(acme.company.id, T, None).sql()[0]
+
+
+def test_rowcount_of_an_update(acme: Workspace) -> None:
+    leads = [Lead.create(company=acme.company.id, name=f"L{i}") for i in range(3)]
+    rename = Statement(
+        lambda lead_id, name: Lead.update(name=name).where(Lead.id == lead_id)  # type: ignore[misc]
+    )
+    assert rename.rowcount(lead_id=leads[1].id, name="Renamed") == 1
+    assert rename.rowcount(lead_id=-5, name="Nobody") == 0
+    assert [lead.name for lead in Lead.select().order_by(Lead.id)] == ["L0", "Renamed", "L2"]
+
+
+def test_a_parameter_the_query_converts_is_refused(acme: Workspace) -> None:
+    """Money goes to the database as cents: a marker would not survive, so no rendering."""
+    reprice = Statement(
+        lambda opp_id, amount: Opportunity.update(amount=amount).where(Opportunity.id == opp_id)  # type: ignore[misc]
+    )
+    with pytest.raises(RuntimeError, match="amount"):
+        reprice.sql(opp_id=1, amount=12)  # 12 units, 1200 cents
+    with pytest.raises(TypeError):
+        reprice.sql(opp_id=1, amount=[1])  # unhashable values cannot name a shape
+
+
+def test_postgres_runs_it_as_a_prepared_statement_per_connection(db, acme: Workspace) -> None:
+    """Prepared once per connection, then executed by name; ``prepared_statements=off`` on the
+    URL (a transaction-pooling PgBouncer) runs the plain SQL instead."""
+    if db.backend != "postgres":
+        pytest.skip("SQLite caches its own statements")
+    from crm.db import database
+
+    lead = Lead.create(company=acme.company.id, name="Prepared")
+    rename = Statement(lambda lead_id, name: Lead.update(name=name).where(Lead.id == lead_id))  # type: ignore[misc]
+
+    def prepared() -> set[str]:
+        cursor = database.execute_sql("SELECT name FROM pg_prepared_statements")
+        return {row[0] for row in cursor.fetchall()}
+
+    assert rename.rowcount(lead_id=lead.id, name="Once") == 1
+    assert rename.rowcount(lead_id=lead.id, name="Twice") == 1
+    names = prepared()
+    assert len([n for n in names if n.startswith("crm_statement_")]) >= 1
+    database.obj.prepared_statements = False
+    try:
+        other = Statement(lambda lead_id: Lead.delete().where(Lead.id == lead_id))  # type: ignore[misc]
+        assert other.rowcount(lead_id=lead.id) == 1
+        assert prepared() == names  # nothing new prepared
+    finally:
+        database.obj.prepared_statements = True
+    assert Lead.select().where(Lead.id == lead.id).count() == 0
