@@ -67,12 +67,15 @@ def test_a_parameter_the_query_converts_is_refused(acme: Workspace) -> None:
 def test_postgres_runs_it_as_a_prepared_statement_per_connection(db, acme: Workspace) -> None:
     """Prepared once per connection, then executed by name; ``prepared_statements=off`` on the
     URL (a transaction-pooling PgBouncer) runs the plain SQL instead."""
-    if db.backend != "postgres":
-        pytest.skip("SQLite caches its own statements")
-    from crm.db import database
+    from crm.db import database, prepares_statements
 
     lead = Lead.create(company=acme.company.id, name="Prepared")
     rename = Statement(lambda lead_id, name: Lead.update(name=name).where(Lead.id == lead_id))  # type: ignore[misc]
+    if db.backend != "postgres":  # SQLite caches its own statements: plain SQL, same result
+        assert not prepares_statements()
+        assert rename.rowcount(lead_id=lead.id, name="Plain") == 1
+        assert Lead.get_by_id(lead.id).name == "Plain"
+        return
 
     def prepared() -> set[str]:
         cursor = database.execute_sql("SELECT name FROM pg_prepared_statements")
