@@ -8,8 +8,9 @@ process so that it does not share a GIL with what it measures):
 - ``plain loop``: one thread doing ``conversations.open`` + ``chat.postMessage`` per reminder
   with slack-sdk, the same Block Kit payload, no database, no queue, no limits (the baseline);
 - ``workers``: the product path, as the Procfile runs it (``dramatiq workers.actors`` with
-  ``--processes`` x ``--threads``, Redis broker): one ``scan_reminders`` message, then workers
-  each claiming a reminder in the database, opening the DM, passing the
+  ``--processes`` x ``--threads``, Redis broker): one ``scan_reminders`` message that hands
+  the due reminders to ``send_reminders`` in batches (``CRM_REMINDER_BATCH``, default 20),
+  then workers claiming each reminder in the database, opening the DM, passing the
   per-channel rate limiter in Redis, posting, and recording it.
 
 Prints both rates and workers/plain (goal >= 0.5), and checks every DM went out once and no

@@ -81,6 +81,30 @@ class Settings:
     def oauth(self) -> bool:
         return bool(self.slack_client_id and self.slack_client_secret)
 
+    def seconds(self, name: str, default: float, *, zero_ok: bool = False) -> float:
+        """An optional duration setting (``CRM_*``), refused with its name when it is not a
+        number of seconds above zero (or at least zero, where zero means "never wait")."""
+        raw = (self.extra.get(name) or "").strip()
+        if not raw:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            value = -1.0
+        if value < 0 or (value == 0 and not zero_ok) or value != value:
+            floor = "0 or more" if zero_ok else "above 0"
+            raise ConfigError(f"{name}={raw!r} must be a number of seconds {floor}")
+        return value
+
+    def count(self, name: str, default: int) -> int:
+        """An optional whole-number setting (``CRM_*``) of at least 1, refused with its name."""
+        raw = (self.extra.get(name) or "").strip()
+        if not raw:
+            return default
+        if not raw.isdigit() or int(raw) < 1:
+            raise ConfigError(f"{name}={raw!r} must be a whole number of at least 1")
+        return int(raw)
+
     def require_slack(self) -> None:
         """The web process needs a way to verify and a way to answer; say which is missing."""
         if not self.socket_mode and not self.slack_signing_secret:

@@ -3,6 +3,7 @@ FakeSlack (StubBroker and Redis), with time moved by time_machine."""
 
 from __future__ import annotations
 
+import logging
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
@@ -18,7 +19,7 @@ from tests.conftest import Workspace, make_member, make_workspace
 from tests.slack_fake import FakeSlack
 from tests.workers_support import Workers, answer_history_from_posts, posts
 from workers import slack
-from workers.reminders import scan_reminders, send_reminder
+from workers.reminders import batches, scan_reminders, send_reminder
 
 fake = workers_support.fake
 stub_workers = workers_support.stub_workers
@@ -304,6 +305,78 @@ def test_429_on_every_fifth_call_still_delivers_every_reminder_once(
     assert by_channel == {f"D{m.slack_user_id}": 1 for m in members}
     counts = [r.reminder_count for r in FollowUp.select().where(FollowUp.id.in_(ids))]
     assert counts == [1] * len(members)
+
+
+# --- batches -----------------------------------------------------------------------------------
+
+
+def test_batches_keep_companies_apart_and_put_a_members_second_reminder_last() -> None:
+    due = [
+        reminders.DueReminder(follow_up_id=fid, company_id=company, member_id=member)
+        for fid, company, member in [(1, 1, 10), (2, 1, 10), (3, 1, 11), (4, 2, 20), (5, 1, 12)]
+    ]
+    assert list(batches(due, 2)) == [(1, [1, 3]), (1, [5, 2]), (2, [4])]
+    assert list(batches(due, 20)) == [(1, [1, 3, 5, 2]), (2, [4])]
+    assert list(batches([], 20)) == []
+
+
+def _actors_run(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """The actor of every message the workers finished (MessageLog's line per message)."""
+    return [
+        str(r.args[1])
+        for r in caplog.records
+        if r.name == "crm.workers" and r.msg.startswith("message %s %s") and r.args
+    ]
+
+
+def test_a_scan_sends_one_batch_and_a_failing_reminder_leaves_it_alone(
+    acme: Workspace, fake: FakeSlack, stub_workers: Workers, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Four reminders go out as one ``send_reminders`` message; Slack refuses rep2's DM once,
+    and only that reminder is sent again, as its own delayed ``send_reminder``."""
+    caplog.set_level(logging.INFO, logger="crm.workers")
+    ids = [
+        follow_up(acme, member, T - timedelta(hours=2)).id
+        for member in (acme.rep, acme.rep, acme.rep2, acme.manager)
+    ]
+    flaky = f"D{acme.rep2.slack_user_id}"
+    refused: list[str] = []
+
+    def post(call):  # type: ignore[no-untyped-def]
+        if call.args["channel"] == flaky and not refused:
+            refused.append(call.args["channel"])
+            return {"ok": False, "error": "internal_error"}
+        return {"ok": True, "channel": call.args["channel"], "ts": f"{len(fake.calls)}.0"}
+
+    fake.handlers["chat.postMessage"] = post
+    _run_scan(stub_workers, T)
+
+    assert _actors_run(caplog) == ["scan_reminders", "send_reminders", "send_reminder"]
+    assert refused == [flaky]
+    delivered: dict[str, int] = {}
+    for c in posts(fake):
+        delivered[c.args["channel"]] = delivered.get(c.args["channel"], 0) + 1
+    assert delivered == {
+        f"D{acme.rep.slack_user_id}": 2,  # two follow-ups, two DMs, a second apart
+        flaky: 2,  # refused once, then delivered
+        f"D{acme.manager.slack_user_id}": 1,
+    }
+    counts = [r.reminder_count for r in FollowUp.select().where(FollowUp.id.in_(ids))]
+    assert counts == [1, 1, 1, 1]
+
+
+def test_a_bad_batch_size_is_refused_by_name(db) -> None:
+    from crm.config import ConfigError, load_settings
+    from workers.actors import check_settings
+
+    for raw in ("0", "ten", "-3"):
+        with pytest.raises(ConfigError, match=r"CRM_REMINDER_BATCH=.* whole number of at least 1"):
+            check_settings(load_settings({"CRM_REMINDER_BATCH": raw}))
+    with pytest.raises(ConfigError, match=r"CRM_REMINDER_CLAIM_TIMEOUT=.* seconds above 0"):
+        check_settings(load_settings({"CRM_REMINDER_CLAIM_TIMEOUT": "soon"}))
+    with pytest.raises(ConfigError, match=r"CRM_SLACK_MAX_WAIT=.* seconds 0 or more"):
+        check_settings(load_settings({"CRM_SLACK_MAX_WAIT": "-1"}))
+    check_settings(load_settings({"CRM_REMINDER_BATCH": "1", "CRM_SLACK_MAX_WAIT": "0"}))
 
 
 # --- the per-channel limit ------------------------------------------------------------------

@@ -138,24 +138,11 @@ class JobSpec:
     run_at_start: bool = False
 
 
-def _seconds(settings: Settings, name: str, default: float) -> float:
-    raw = settings.extra.get(name)
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1
-    if value <= 0:
-        raise ConfigError(f"{name}={raw!r} must be a number of seconds above 0")
-    return value
-
-
 def job_specs(settings: Settings) -> list[JobSpec]:
     """What the scheduler enqueues, and when."""
-    scan = _seconds(settings, "CRM_SCAN_INTERVAL", 60)
-    digest = _seconds(settings, "CRM_DIGEST_SCAN_INTERVAL", 300)
-    orders = _seconds(settings, "CRM_METRICS_SCAN_INTERVAL", 60)
+    scan = settings.seconds("CRM_SCAN_INTERVAL", 60)
+    digest = settings.seconds("CRM_DIGEST_SCAN_INTERVAL", 300)
+    orders = settings.seconds("CRM_METRICS_SCAN_INTERVAL", 60)
     nightly = settings.extra.get("CRM_NIGHTLY_AT") or "02:30"
     try:
         hour, minute = (int(p) for p in nightly.split(":"))
@@ -176,7 +163,7 @@ def lease_for(settings: Settings, client: redis.Redis | None) -> Lease:
         return LocalLease()
     from workers.broker import namespace
 
-    ttl = _seconds(settings, "CRM_SCHEDULER_LOCK_TTL", 15)
+    ttl = settings.seconds("CRM_SCHEDULER_LOCK_TTL", 15)
     return RedisLease(client, f"{namespace(settings)}:scheduler:leader", ttl)
 
 

@@ -25,6 +25,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot import gateway
+from crm.config import Settings
 from crm.models import Company
 from workers import broker as brokers
 
@@ -37,6 +38,7 @@ __all__ = [
     "dm_channel",
     "find_posted",
     "forget_caches",
+    "max_wait",
     "post_limited",
 ]
 
@@ -51,12 +53,10 @@ _companies: dict[int, tuple[float, Company]] = {}
 COMPANY_TTL = 300.0  # seconds a worker trusts its copy of a company row (its bot token lookup)
 
 
-def _setting(name: str, default: float) -> float:
-    raw = brokers.settings.extra.get(name)
-    try:
-        return float(raw) if raw else default
-    except ValueError:
-        return default
+def max_wait(settings: Settings | None = None) -> float:
+    """``CRM_SLACK_MAX_WAIT`` seconds (default 5): the longest ``Retry-After`` a worker waits
+    out in place; 0 leaves every 429 to the queue."""
+    return (settings or brokers.settings).seconds("CRM_SLACK_MAX_WAIT", 5.0, zero_ok=True)
 
 
 def company(company_id: int) -> Company:
@@ -83,7 +83,7 @@ def client_for(company: Company) -> WebClient:
     return gateway.client_for(
         brokers.settings,
         company,
-        max_rate_limit_wait=_setting("CRM_SLACK_MAX_WAIT", 5.0),
+        max_rate_limit_wait=max_wait(),
     )
 
 
