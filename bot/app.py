@@ -19,7 +19,7 @@ from slack_bolt import App, BoltRequest, BoltResponse
 from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_sdk import WebClient
 
-from bot import background, gateway
+from bot import background, gateway, home_refresh
 from bot.context import crm_context
 from bot.errors import handle_error, new_request_id
 from bot.installations import PeeweeInstallationStore, PeeweeOAuthStateStore
@@ -93,6 +93,7 @@ def build_app(settings: Settings, *, register: bool = True) -> App:
     hand-off to its own pool.
     """
     settings.require_slack()
+    home_refresh.configure(settings)
     if settings.slack_bot_token and settings.oauth:
         raise ConfigError(
             "set either SLACK_BOT_TOKEN (one workspace) or SLACK_CLIENT_ID and "

@@ -5,7 +5,13 @@ changes").
   the ``app_home_opened`` listener calls it.
 - :func:`refresh` does the same in the background (:mod:`bot.background`) after a write;
   refreshes for one member coalesce: while one is queued and not started, another is not
-  queued (a burst of writes publishes once, after the last one it saw started).
+  queued, and a member's Home is published at most once per ``CRM_HOME_REFRESH_INTERVAL``
+  seconds (default 5): a write soon after a publish is drawn by one more publish when the
+  interval is over. A rep logging five calls in a minute gets a current Home without five
+  full redraws (each is five queries and a ``views.publish``, about a third of what a
+  ``/crm lead add`` costs the web process, measured by ``bench/ack.py``; Slack also limits
+  ``views.publish`` per workspace). Opening the Home tab publishes at once, calling off a
+  publish that waits.
 - :func:`after_reply` is the hook of the ``/crm`` dispatcher: a reply that is a receipt (it
   carries an Undo button) means the member changed something, so their Home is refreshed.
   Modal submissions and record buttons call :func:`refresh` themselves.
@@ -15,6 +21,8 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 from slack_sdk import WebClient
@@ -25,12 +33,22 @@ from bot.blocks.home import MAX_FOLLOW_UPS, MAX_OPPORTUNITIES, HomeData, home_vi
 from crm import analytics, followups, opportunities, permissions
 from crm.actors import Actor
 from crm.clock import utcnow
+from crm.config import Settings
 from crm.models import Company, FollowUp
 
 log = logging.getLogger(__name__)
 
 _pending: set[tuple[int, str]] = set()
+_last: dict[tuple[int, str], float] = {}  # monotonic time each member's last publish started
+_waiting: dict[tuple[int, str], _Delayed] = {}  # publishes held back for the interval
 _lock = threading.Lock()
+_interval = 5.0
+
+
+def configure(settings: Settings) -> None:
+    """Read ``CRM_HOME_REFRESH_INTERVAL`` (seconds, 0 = publish after every write)."""
+    global _interval
+    _interval = settings.seconds("CRM_HOME_REFRESH_INTERVAL", 5.0, zero_ok=True)
 
 
 def gather(actor: Actor) -> HomeData:
@@ -66,23 +84,75 @@ def publish(client: WebClient, actor: Actor, user_id: str) -> None:
     client.views_publish(user_id=user_id, view=home_view(gather(actor)))
 
 
-def refresh(client: WebClient, actor: Actor, user_id: str) -> None:
-    """Re-publish the member's Home soon, off the request thread; never raises."""
+def refresh(client: WebClient, actor: Actor, user_id: str, *, at_once: bool = False) -> None:
+    """Re-publish the member's Home soon, off the request thread; never raises.
+
+    ``at_once`` (the member is opening the tab) skips, or cuts short, the wait for the
+    interval.
+    """
+    if not user_id:
+        return
     key = (actor.company_id, user_id)
-    with _lock:
-        if key in _pending or not user_id:
-            return
-        _pending.add(key)
 
     def run() -> None:
         with _lock:
             _pending.discard(key)
+            _waiting.pop(key, None)
+            _last[key] = time.monotonic()
         try:
             publish(client, actor, user_id)
         except Exception:
             log.exception("could not refresh App Home of %s", user_id)
 
-    background.submit(run)
+    timer = None
+    with _lock:
+        waiting = _waiting.get(key)
+        if waiting is not None and at_once and waiting.cancel_if_waiting():
+            pass  # its timer is stopped: publish now instead
+        elif key in _pending:
+            return
+        _pending.add(key)
+        now = time.monotonic()
+        wait = 0.0 if at_once else _last.get(key, -_interval) + _interval - now
+        if len(_last) > 4096:  # forget members not published within the interval
+            for old_key in [k for k, t in _last.items() if now - t > _interval]:
+                del _last[old_key]
+        if wait > 0:
+            timer = _waiting[key] = _Delayed(wait, run)
+    if timer is not None:
+        timer.start()
+    else:
+        background.submit(run)
+
+
+class _Delayed:
+    """A publish held back until the member's interval is over; it can be called off while
+    it still waits (the member opened Home: it is published at once instead)."""
+
+    def __init__(self, wait: float, run: Callable[[], None]) -> None:
+        self._run = run
+        self._state_lock = threading.Lock()
+        self._submitted = False
+        self._timer = threading.Timer(wait, self._fire)
+        self._timer.daemon = True  # a Home lost to a shutdown is redrawn when next opened
+
+    def start(self) -> None:
+        self._timer.start()
+
+    def _fire(self) -> None:
+        with self._state_lock:
+            if self._submitted:
+                return
+            self._submitted = True
+        background.submit(self._run)
+
+    def cancel_if_waiting(self) -> bool:
+        with self._state_lock:
+            if self._submitted:
+                return False
+            self._submitted = True
+        self._timer.cancel()
+        return True
 
 
 def is_receipt(reply: dict[str, Any] | None) -> bool:

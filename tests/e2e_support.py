@@ -154,6 +154,7 @@ def web_env(
         PORT=str(port),
         PUBLIC_URL=f"http://127.0.0.1:{port}",
         CRM_DEFAULT_CURRENCY="ZMW",
+        CRM_HOME_REFRESH_INTERVAL="1",  # held back as in production, for less waiting
         PYTHONUNBUFFERED="1",
     )
     if oauth:

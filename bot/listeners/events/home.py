@@ -18,7 +18,7 @@ def home_opened(event: dict[str, Any], context: BoltContext, client: WebClient) 
     actor: Actor | None = context.get("actor")
     if actor is None or not context.user_id:
         return
-    home_refresh.refresh(client, actor, context.user_id)
+    home_refresh.refresh(client, actor, context.user_id, at_once=True)
 
 
 def register(app: App) -> None:
