@@ -19,9 +19,11 @@ inside gunicorn's ``graceful_timeout``; ``tests/test_web.py`` stops one mid-comm
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import os
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
@@ -61,8 +63,67 @@ def with_db(fn: Callable[[], T]) -> T:
         release_connection()
 
 
+ANSWER_WAIT = 0.5  # seconds a job waits at most for acknowledgements being answered
+_answering: dict[object, float] = {}  # requests of this process not yet answered -> start
+_answered = threading.Condition()
+_in_request: contextvars.ContextVar[bool] = contextvars.ContextVar("crm_in_request", default=False)
+
+
+@contextlib.contextmanager
+def answer_first() -> Iterator[Callable[[], None]]:
+    """Mark a request as being answered until the returned callable is called (the web layer
+    calls it once the HTTP answer has been written). Jobs wait to start while any request of
+    the process is being answered, at most :data:`ANSWER_WAIT`.
+
+    Why: a job is queued before its listener returns (so nothing is lost), but a job that
+    starts at once competes for the GIL with the request threads that still have to send
+    their acknowledgements, and Slack's members arrive in bursts. An acknowledgement is a
+    millisecond or two of Python; letting it go first costs the jobs about that, and keeps
+    the acknowledgement as fast as Bolt's own (``bench/ack.py``).
+    """
+    key = object()
+    with _answered:
+        _answering[key] = time.monotonic()
+    token = _in_request.set(True)
+
+    def answered() -> None:
+        with _answered:
+            _answering.pop(key, None)
+            _answered.notify_all()
+
+    try:
+        yield answered
+    except BaseException:
+        answered()
+        raise
+    finally:
+        _in_request.reset(token)
+
+
+def _after_answers() -> None:
+    deadline = time.monotonic() + ANSWER_WAIT
+    with _answered:
+        while True:
+            now = time.monotonic()
+            if now >= deadline:
+                return
+            # an answer that never reported back (a dropped connection) stops counting
+            if not any(now - started < ANSWER_WAIT for started in _answering.values()):
+                for key in [k for k, t in _answering.items() if now - t >= 60]:
+                    del _answering[key]
+                return
+            _answered.wait(deadline - now)
+
+
 def submit(fn: Callable[[], T]) -> Future[T]:
-    return _executor.submit(with_db, fn)
+    if not _in_request.get():
+        return _executor.submit(with_db, fn)
+
+    def after_the_answers() -> T:
+        _after_answers()
+        return fn()
+
+    return _executor.submit(with_db, after_the_answers)
 
 
 def release_connection() -> None:

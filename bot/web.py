@@ -44,7 +44,11 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     @app.post("/slack/events")
     def slack_events() -> Response:
-        return slack.handle(request)
+        # post-ack jobs of this request start when its answer is written (bot.background)
+        with background.answer_first() as answered:
+            response = slack.handle(request)
+        response.call_on_close(answered)
+        return response
 
     if bolt.oauth_flow is not None:
 
