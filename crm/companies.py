@@ -22,17 +22,31 @@ from crm.config import CURRENCY_CODES
 from crm.db import database
 from crm.errors import ValidationError
 from crm.models import ROLES, Company, Member
+from crm.statements import Statement
 from crm.tenancy import fetch
 
 MEMBER_REFRESH_AGE = timedelta(days=1)
 DEFAULT_TIERS = (Decimal(20_000), Decimal(50_000), Decimal(100_000))
 
 
+# every Slack request starts with these two (crm.statements: rendered once, not per request)
+_COMPANY_BY_TEAM = Statement(
+    lambda team_id: Company.select().where(Company.team_id == team_id).limit(1)
+)
+_MEMBER_BY_SLACK_ID = Statement(
+    lambda company_id, slack_user_id: (
+        Member.select()
+        .where((Member.company == company_id) & (Member.slack_user_id == slack_user_id))
+        .limit(1)
+    )
+)
+
+
 def get_or_create_company(team_id: str, name: str = "", currency: str = "ZMW") -> Company:
     """Idempotent under concurrent first requests: the unique team id decides the winner."""
-    company = Company.get_or_none(Company.team_id == team_id)
-    if company is not None:
-        return company
+    found = _COMPANY_BY_TEAM.models(Company, team_id=team_id)
+    if found:
+        return found[0]
     try:
         with database.atomic():
             return Company.create(team_id=team_id, name=name or team_id, currency=currency)
@@ -95,9 +109,8 @@ def upsert_member(company: Company, profile: Profile) -> Member:
 
 
 def find_member(company_id: int, slack_user_id: str) -> Member | None:
-    return Member.get_or_none(
-        (Member.company == company_id) & (Member.slack_user_id == slack_user_id)
-    )
+    found = _MEMBER_BY_SLACK_ID.models(Member, company_id=company_id, slack_user_id=slack_user_id)
+    return found[0] if found else None
 
 
 def member_needs_refresh(member: Member | None) -> bool:

@@ -24,10 +24,13 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 from typing import Any
 
+from peewee import Value
+
 from crm.actors import Actor
 from crm.errors import Conflict
 from crm.models import Company, Customer, Lead
 from crm.parsing import parse_email, parse_phone
+from crm.statements import Statement
 from crm.tenancy import ref_label
 
 CLOSE_NAME_RATIO = 0.85
@@ -105,6 +108,46 @@ def _longest_word(text: str) -> str:
     return max(text.split(), key=len, default="")
 
 
+def _candidates(
+    model: type[Lead] | type[Customer],
+    company_id: int,
+    email: str | None,
+    phone: str | None,
+    company_word: str | None,
+    name_word: str | None,
+    exclude_id: int | None,
+) -> Any:
+    """The rows worth comparing: same email, same phone, or a name or company sharing its
+    longest word. Loose on purpose (the words are matched unescaped, so ``_`` matches any
+    character): :func:`find_duplicates` checks every candidate in Python."""
+    conditions = []
+    if email:
+        conditions.append(model.email == email)
+    if phone:
+        conditions.append(model.phone == phone)
+    if company_word:
+        conditions.append(model.company_name.contains(Value(company_word)))
+    if name_word:
+        conditions.append(
+            (model.company_name.is_null() | (model.company_name == ""))
+            & model.name.contains(Value(name_word))
+        )
+    match = conditions[0]
+    for condition in conditions[1:]:
+        match = match | condition
+    where = (model.company == company_id) & match
+    if exclude_id is not None:
+        where &= model.id != exclude_id
+    return model.select().where(where).order_by(model.id.desc()).limit(CANDIDATE_CAP)
+
+
+# rendered once per model and combination of given fields (crm.statements)
+_CANDIDATES = {
+    model: Statement(lambda model=model, **values: _candidates(model, **values))
+    for model in (Lead, Customer)
+}
+
+
 def find_duplicates(
     actor: Actor,
     model: type[Lead] | type[Customer],
@@ -130,27 +173,19 @@ def find_duplicates(
     name_key = normal_name(name)
     company_key = normal_company(company_name)
 
-    conditions = []
-    if email:
-        conditions.append(model.email == email)
-    if phone:
-        conditions.append(model.phone == phone)
-    if company_key:
-        conditions.append(model.company_name.contains(_longest_word(company_key)))
-    elif name_key:
-        conditions.append(
-            (model.company_name.is_null() | (model.company_name == ""))
-            & model.name.contains(_longest_word(name_key))
-        )
-    if not conditions:
+    company_word = _longest_word(company_key) if company_key else None
+    name_word = _longest_word(name_key) if name_key and not company_key else None
+    if not (email or phone or company_word or name_word):
         return []
-    match = conditions[0]
-    for condition in conditions[1:]:
-        match = match | condition
-    where = (model.company == actor.company_id) & match
-    if exclude_id is not None:
-        where &= model.id != exclude_id
-    rows = model.select().where(where).order_by(model.id.desc()).limit(CANDIDATE_CAP)
+    rows = _CANDIDATES[model].models(
+        model,
+        company_id=actor.company_id,
+        email=email or None,
+        phone=phone or None,
+        company_word=company_word,
+        name_word=name_word,
+        exclude_id=exclude_id,
+    )
 
     found: list[Duplicate] = []
     for row in rows:

@@ -32,6 +32,7 @@ from crm.audit import entity_type_of
 from crm.db import database
 from crm.errors import Conflict, ValidationError
 from crm.models import ENTITY_MODELS, BaseModel, IdempotencyKey
+from crm.statements import Statement
 from crm.tenancy import ref_label
 
 M = TypeVar("M", bound=BaseModel)
@@ -49,10 +50,27 @@ def check_key(key: object, field: str = "idempotency_key") -> str:
     return key
 
 
-def _lookup(actor: Actor, key: str) -> IdempotencyKey | None:
-    return IdempotencyKey.get_or_none(
-        (IdempotencyKey.company == actor.company_id) & (IdempotencyKey.key == key)
+_LOOKUP = Statement(
+    lambda company_id, key: (
+        IdempotencyKey.select()
+        .where((IdempotencyKey.company == company_id) & (IdempotencyKey.key == key))
+        .limit(1)
     )
+)
+_BIND = Statement(
+    lambda company_id, key, entity_type, entity_id, change_id: IdempotencyKey.update(
+        entity_type=entity_type, entity_id=entity_id, change_id=change_id
+    ).where(
+        (IdempotencyKey.company == company_id)
+        & (IdempotencyKey.key == key)
+        & IdempotencyKey.entity_id.is_null()
+    )
+)
+
+
+def _lookup(actor: Actor, key: str) -> IdempotencyKey | None:
+    found = _LOOKUP.models(IdempotencyKey, company_id=actor.company_id, key=key)
+    return found[0] if found else None
 
 
 def seen(actor: Actor, key: str) -> IdempotencyKey | None:
@@ -90,14 +108,12 @@ def remember(actor: Actor, key: str, record: BaseModel, change_id: str) -> Idemp
     """
     key = check_key(key)
     entity_type = entity_type_of(record)
-    bound = (
-        IdempotencyKey.update(entity_type=entity_type, entity_id=record.id, change_id=change_id)
-        .where(
-            (IdempotencyKey.company == actor.company_id)
-            & (IdempotencyKey.key == key)
-            & IdempotencyKey.entity_id.is_null()
-        )
-        .execute()
+    bound = _BIND.rowcount(
+        company_id=actor.company_id,
+        key=key,
+        entity_type=entity_type,
+        entity_id=record.id,
+        change_id=change_id,
     )
     if not bound:
         try:

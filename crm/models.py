@@ -29,6 +29,7 @@ from peewee import (
 
 from crm.clock import utcnow
 from crm.db import database
+from crm.statements import insert_row
 
 CENT = Decimal("0.01")
 
@@ -77,10 +78,17 @@ class BaseModel(Model):
         database = database
         legacy_table_names = False
 
-    def save(self, *args: Any, **kwargs: Any) -> int:
+    def save(self, force_insert: bool = False, only: Any = None) -> int:
         if self._pk is not None:
             self.updated_at = utcnow()
-        return super().save(*args, **kwargs)
+        elif only is None and self._meta.auto_increment:
+            # a new row: the INSERT is rendered once per shape (crm.statements), not per row
+            new_key = insert_row(self)
+            if new_key is not NotImplemented:
+                self._pk = new_key
+                self._dirty.clear()
+                return 1
+        return super().save(force_insert=force_insert, only=only)
 
 
 # --- companies and people ---------------------------------------------------------------

@@ -9,6 +9,10 @@ values standing in for the parameters, and every marker found in the rendered pa
 becomes a slot that later calls fill with their real values. A parameter derived from a
 datetime (``now - timedelta(hours=24)``) is recognised as its marker shifted by a constant.
 
+:func:`insert_row` does the same for ``Model.create``/``save`` of a new row: peewee renders
+the INSERT once per model, database and set of columns, and later rows only convert their
+values (``field.db_value``) and send them.
+
 On PostgreSQL each rendering is also a server-side prepared statement, per connection
 (``PREPARE`` once, then ``EXECUTE``): the database then skips parsing and planning too, which
 for the reminder claim (a five-table join) is most of its cost. Prepared statements are
@@ -38,7 +42,7 @@ from peewee import Model, Query
 
 from crm.db import database, prepares_statements
 
-__all__ = ["Statement"]
+__all__ = ["Statement", "insert_row"]
 
 _INT_MARK = -918_273_000
 _STR_MARK = "\x00statement-parameter-"
@@ -182,3 +186,38 @@ class Statement:
                 "SQL as given (converted or unused), so this query cannot be pre-rendered"
             )
         return _Rendered(text, tuple(binders), f"crm_statement_{next(_names)}")
+
+
+_UNRENDERED = object()
+# (model, database class, column names) -> INSERT text, or None where peewee's own path is kept
+_inserts: dict[tuple[Any, ...], str | None] = {}
+
+
+def insert_row(instance: Model) -> Any:
+    """INSERT ``instance`` as a new row (auto-increment key); the new key, or
+    :data:`NotImplemented` when this shape keeps peewee's own path.
+
+    The first row of a shape is checked against peewee: if peewee would send other
+    parameters than the fields' ``db_value`` in column order (a field that peewee treats
+    specially), the shape is left to peewee for good.
+    """
+    model = type(instance)
+    meta = model._meta
+    data = instance.__data__.copy()
+    instance._populate_unsaved_relations(data)
+    data.pop(meta.primary_key.name, None)
+    fields = sorted((meta.fields[name] for name in data), key=operator.attrgetter("_sort_key"))
+    params = [field.db_value(data[field.name]) for field in fields]
+    returning = database.returning_clause
+    key = (model, type(database.obj), tuple(field.name for field in fields))
+    sql = _inserts.get(key, _UNRENDERED)
+    if sql is _UNRENDERED:
+        query = model.insert(**data)
+        if returning:
+            query = query.returning(meta.primary_key)
+        rendered, peewee_params = query.sql()
+        sql = _inserts[key] = rendered if list(peewee_params) == params else None
+    if sql is None:
+        return NotImplemented
+    cursor = database.execute_sql(sql, params)
+    return cursor.fetchone()[0] if returning else cursor.lastrowid

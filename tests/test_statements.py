@@ -93,3 +93,48 @@ def test_postgres_runs_it_as_a_prepared_statement_per_connection(db, acme: Works
     finally:
         database.obj.prepared_statements = True
     assert Lead.select().where(Lead.id == lead.id).count() == 0
+
+
+def test_inserts_are_rendered_once_per_shape_and_store_what_peewee_stores(
+    acme: Workspace,
+) -> None:
+    """``Model.create`` goes through :func:`crm.statements.insert_row`: money in cents, JSON,
+    booleans, dates, foreign keys given as rows, and the new key, as peewee would have."""
+    from datetime import date
+    from decimal import Decimal
+
+    from crm import statements
+    from crm.db import database
+    from crm.models import Company, Customer
+
+    lead = Lead.create(company=acme.company, name="Jane", tags=["vip", "q3"], probability=40)
+    rendered = {k for k in statements._inserts if k[0] is Lead}
+    again = Lead.create(company=acme.company, name="John", tags=["vip"], probability=10)
+    assert {k for k in statements._inserts if k[0] is Lead} == rendered  # same shape, no render
+    assert again.id == lead.id + 1 and not again.dirty_fields
+    opp = Opportunity.create(
+        company=acme.company.id,
+        name="Deal",
+        lead=lead,
+        amount=Decimal("1234.56"),
+        probability_explicit=True,
+        expected_close_date=date(2026, 12, 1),
+    )
+    raw = database.execute_sql(
+        "SELECT amount, probability_explicit, expected_close_date, lead_id FROM cms_opportunities "
+        f"WHERE id = {int(opp.id)}"
+    ).fetchone()
+    assert (raw[0], bool(raw[1]), str(raw[2]), raw[3]) == (123456, True, "2026-12-01", lead.id)
+    stored = Opportunity.get_by_id(opp.id)
+    assert (stored.amount, stored.lead_id, stored.expected_close_date) == (
+        Decimal("1234.56"),
+        lead.id,
+        date(2026, 12, 1),
+    )
+    assert Lead.get_by_id(lead.id).tags == ["vip", "q3"]
+    # a unique index still refuses a twin, as an IntegrityError the services catch
+    from peewee import IntegrityError
+
+    with pytest.raises(IntegrityError), database.atomic():
+        Company.create(team_id=acme.company.team_id, name="Twin")
+    assert Customer.create(company=acme.company.id, name="Kept").id is not None
