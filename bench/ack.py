@@ -13,7 +13,8 @@ settings:
   audit, idempotency key) and the receipt posted to ``response_url``.
 The Slack Web API is FakeSlack (the tests' stand-in) in a child process, so its work (parsing
 every App Home the full app publishes) does not share this process's GIL with the timing
-threads; ``response_url`` is a small local server in this process (it only stamps arrivals).
+threads; ``response_url`` is a small local server in another child process for the same
+reason (it only stamps arrivals and reports them over a pipe).
 
 What is measured, per command:
 - **ack**: from sending the Slack-signed request to reading the whole HTTP answer (what
@@ -55,6 +56,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import itertools
+import multiprocessing
 import statistics
 import tempfile
 import threading
@@ -62,6 +64,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from multiprocessing.connection import Connection
 from pathlib import Path
 from urllib.parse import urlencode, urlparse
 
@@ -116,35 +119,62 @@ class Slot:
         self.at = 0.0
 
 
+def _serve_answers(conn: Connection) -> None:
+    """The child process of :class:`AnswerSink`: stamp each POST on arrival, report it."""
+    lock = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            arrived = time.perf_counter()  # CLOCK_MONOTONIC: the same clock in every process
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            with lock:
+                conn.send((self.path, arrived))
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    server.request_queue_size = 128
+    conn.send(server.server_address[:2])
+    server.serve_forever()
+
+
 class AnswerSink:
-    """Where ``response_url`` answers land, timed on arrival (not when a member notices)."""
+    """Where ``response_url`` answers land, timed on arrival (not when a member notices).
+
+    The HTTP server runs in a child process, like FakeSlack: accepting a connection, starting
+    a thread and parsing a request per answer must not share the measuring threads' GIL, or
+    the full app's answers would show up as latency of its acknowledgements (the bare app
+    sends none). Arrivals come back over a pipe, stamped with ``perf_counter`` (a
+    system-wide monotonic clock on Linux).
+    """
 
     def __init__(self) -> None:
         self.slots: dict[str, Slot] = {}
         self.lock = threading.Lock()
-        sink = self
+        ctx = multiprocessing.get_context("spawn")
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_serve_answers, args=(child,), daemon=True)
+        self.proc.start()
+        self.host, self.port = self.conn.recv()
+        threading.Thread(target=self._arrivals, daemon=True).start()
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                arrived = time.perf_counter()
-                self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                with sink.lock:
-                    slot = sink.slots.pop(self.path, None)
-                if slot is not None:
-                    slot.at = arrived
-                    slot.event.set()
-                self.send_response(200)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.server.request_queue_size = 128
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    def _arrivals(self) -> None:
+        while True:
+            try:
+                path, arrived = self.conn.recv()
+            except (EOFError, OSError):
+                return
+            with self.lock:
+                slot = self.slots.pop(path, None)
+            if slot is not None:
+                slot.at = arrived
+                slot.event.set()
 
     def expect(self, path: str) -> Slot:
         slot = Slot()
@@ -153,8 +183,11 @@ class AnswerSink:
         return slot
 
     def url(self, path: str) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}{path}"
+        return f"http://{self.host}:{self.port}{path}"
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.join(10)
 
 
 def pct(values: list[float], p: float) -> float:
@@ -353,6 +386,7 @@ def main() -> int:
                 full += measure(
                     "full", "bot.web:create_app()", args, fake, users, sink, last and args.saturate
                 )
+    sink.stop()
     report(args, bare, full)
     return 0
 
