@@ -34,8 +34,18 @@ loglevel = os.environ.get("LOG_LEVEL", "info")
 
 
 def post_worker_init(worker: object) -> None:
-    """Hand the GIL over every 1 ms instead of 5 ms: a request thread waiting to send a
-    3-second-critical ack should not sit behind a handler thread building SQL."""
+    """After the app is built in this worker:
+
+    - hand the GIL over every 1 ms instead of 5 ms: a request thread waiting to send a
+      3-second-critical ack should not sit behind a handler thread building SQL;
+    - ``gc.freeze()``: everything loaded so far (modules, the Bolt app, models, babel's data)
+      lives as long as the worker, so the collector stops walking it. A full collection then
+      scans only what requests made since, instead of stalling every thread for tens of
+      milliseconds (measured ~55 ms on this app's heap) in the middle of acknowledgements.
+    """
+    import gc
     import sys
 
     sys.setswitchinterval(0.001)
+    gc.collect()
+    gc.freeze()
