@@ -31,9 +31,10 @@ from peewee import JOIN, SQL, Case, NodeList, fn
 from crm import permissions
 from crm.actors import Actor
 from crm.clock import utcnow
-from crm.db import database, is_postgres
+from crm.db import is_postgres
 from crm.errors import NotFound, ValidationError
 from crm.models import OPEN_STAGES, Customer, Lead, Member, Opportunity, StageChange
+from crm.statements import Statement
 
 __all__ = [
     "GroupStats",
@@ -185,22 +186,13 @@ def _pipeline_query(company_id: int, scope: int | None, since: datetime | None) 
     return query
 
 
-# SQL text per (database class, member filter?, period filter?): peewee writes each shape once;
-# rendering it costs more than the query itself on a rep's small pipeline (bench/pipeline.py).
-_PIPELINE_SQL: dict[tuple[type, bool, bool], str] = {}
+# rendered once per shape (member filter? period filter?), prepared on PostgreSQL: peewee
+# writing it costs more than the query itself on a rep's small pipeline (bench/pipeline.py)
+_PIPELINE = Statement(_pipeline_query)
 
 
 def _pipeline_rows(company_id: int, scope: int | None, since: datetime | None) -> list[Any]:
-    params: list[Any] = [company_id, *OPEN_STAGES]
-    params += [v for v in (scope, since) if v is not None]
-    key = (type(database.obj), scope is not None, since is not None)
-    sql = _PIPELINE_SQL.get(key)
-    if sql is None:
-        sql, built = _pipeline_query(company_id, scope, since).sql()
-        if list(built) != params:  # the cached text must bind exactly these parameters
-            raise RuntimeError(f"pipeline query parameters changed: {built!r}")
-        _PIPELINE_SQL[key] = sql
-    return database.execute_sql(sql, params).fetchall()
+    return _PIPELINE.execute(company_id=company_id, scope=scope, since=since).fetchall()
 
 
 def _weighted(cents_times_percent: Any) -> Decimal:
