@@ -28,6 +28,7 @@ own rendering.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import operator
 import re
@@ -71,9 +72,24 @@ class _Rendered:
         )
         return f"PREPARE {self.name} AS {body}"
 
+    @functools.cached_property
     def execute_sql(self) -> str:
-        slots = ", ".join(["%s"] * len(self.binders))
+        """``EXECUTE name(%s, ...)``, one slot per parameter (worked out once)."""
+        count = sum(1 for m in _PLACEHOLDER.finditer(self.sql) if m.group(1) == "s")
+        slots = ", ".join(["%s"] * count)
         return f"EXECUTE {self.name}({slots})" if slots else f"EXECUTE {self.name}"
+
+
+def _on_connection(rendered: _Rendered) -> str:
+    """What to send on this thread's connection: the SQL, or ``EXECUTE`` of the prepared
+    statement (prepared first if this connection does not hold it yet)."""
+    if not prepares_statements():
+        return rendered.sql
+    held = _prepared.setdefault(database.connection(), set())
+    if rendered.name not in held:
+        database.execute_sql(rendered.prepare_sql())
+        held.add(rendered.name)
+    return rendered.execute_sql
 
 
 def _markable(value: Any) -> bool:
@@ -125,17 +141,8 @@ class Statement:
         return rendered.sql, [bind(values) for bind in rendered.binders]
 
     def _bound(self, values: Mapping[str, Any]) -> tuple[str, list[Any]]:
-        """What to send on this thread's connection: the SQL, or ``EXECUTE`` of the prepared
-        statement (prepared first if this connection does not hold it yet)."""
         rendered = self._rendering(values)
-        params = [bind(values) for bind in rendered.binders]
-        if not prepares_statements():
-            return rendered.sql, params
-        held = _prepared.setdefault(database.connection(), set())
-        if rendered.name not in held:
-            database.execute_sql(rendered.prepare_sql())
-            held.add(rendered.name)
-        return rendered.execute_sql(), params
+        return _on_connection(rendered), [bind(values) for bind in rendered.binders]
 
     def execute(self, **values: Any) -> Any:
         """Run it; the DB-API cursor (rows, ``rowcount``)."""
@@ -189,8 +196,8 @@ class Statement:
 
 
 _UNRENDERED = object()
-# (model, database class, column names) -> INSERT text, or None where peewee's own path is kept
-_inserts: dict[tuple[Any, ...], str | None] = {}
+# (model, database class, column names) -> the INSERT, or None where peewee's own path is kept
+_inserts: dict[tuple[Any, ...], _Rendered | None] = {}
 
 
 def insert_row(instance: Model) -> Any:
@@ -210,14 +217,16 @@ def insert_row(instance: Model) -> Any:
     params = [field.db_value(data[field.name]) for field in fields]
     returning = database.returning_clause
     key = (model, type(database.obj), tuple(field.name for field in fields))
-    sql = _inserts.get(key, _UNRENDERED)
-    if sql is _UNRENDERED:
+    rendered = _inserts.get(key, _UNRENDERED)
+    if rendered is _UNRENDERED:
         query = model.insert(**data)
         if returning:
             query = query.returning(meta.primary_key)
-        rendered, peewee_params = query.sql()
-        sql = _inserts[key] = rendered if list(peewee_params) == params else None
-    if sql is None:
+        sql, peewee_params = query.sql()
+        same = list(peewee_params) == params
+        name = f"crm_statement_{next(_names)}"
+        rendered = _inserts[key] = _Rendered(sql, (), name) if same else None
+    if rendered is None:
         return NotImplemented
-    cursor = database.execute_sql(sql, params)
+    cursor = database.execute_sql(_on_connection(rendered), params)
     return cursor.fetchone()[0] if returning else cursor.lastrowid

@@ -96,7 +96,7 @@ def test_postgres_runs_it_as_a_prepared_statement_per_connection(db, acme: Works
 
 
 def test_inserts_are_rendered_once_per_shape_and_store_what_peewee_stores(
-    acme: Workspace,
+    db, acme: Workspace
 ) -> None:
     """``Model.create`` goes through :func:`crm.statements.insert_row`: money in cents, JSON,
     booleans, dates, foreign keys given as rows, and the new key, as peewee would have."""
@@ -112,6 +112,12 @@ def test_inserts_are_rendered_once_per_shape_and_store_what_peewee_stores(
     again = Lead.create(company=acme.company, name="John", tags=["vip"], probability=10)
     assert {k for k in statements._inserts if k[0] is Lead} == rendered  # same shape, no render
     assert again.id == lead.id + 1 and not again.dirty_fields
+    if db.backend == "postgres":  # and prepared, like the Statements
+        held = database.execute_sql(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+            ('PREPARE crm_statement_% AS INSERT INTO "cms_leads"%',),
+        ).fetchone()[0]
+        assert held == 1
     opp = Opportunity.create(
         company=acme.company.id,
         name="Deal",
