@@ -10,7 +10,9 @@ A create use case passes the submission's key (a Slack view id or retry id, an A
     idempotency.remember(actor, key, lead, ch.change_id)
 
 The unique index on ``(company, key)`` decides races, not the ``seen`` check: inside a
-transaction :func:`seen` *claims* the key by inserting its row straight away (in a savepoint).
+transaction :func:`seen` *claims* the key by inserting its row straight away (``INSERT``
+that ignores a conflict, so a taken key neither raises nor spoils the transaction, and no
+savepoint is needed).
 A concurrent submission with the same key then blocks on that index until the first
 transaction ends and finds the finished row, so it replays the first record instead of
 building a twin. If the first transaction rolls back (a validation error, a likely duplicate),
@@ -29,6 +31,7 @@ from peewee import IntegrityError
 
 from crm.actors import Actor
 from crm.audit import entity_type_of
+from crm.clock import utcnow
 from crm.db import database
 from crm.errors import Conflict, ValidationError
 from crm.models import ENTITY_MODELS, BaseModel, IdempotencyKey
@@ -56,6 +59,11 @@ _LOOKUP = Statement(
         .where((IdempotencyKey.company == company_id) & (IdempotencyKey.key == key))
         .limit(1)
     )
+)
+_CLAIM = Statement(
+    lambda company_id, key, now: IdempotencyKey.insert(
+        company=company_id, key=key, created_at=now, updated_at=now
+    ).on_conflict_ignore()
 )
 _BIND = Statement(
     lambda company_id, key, entity_type, entity_id, change_id: IdempotencyKey.update(
@@ -85,12 +93,9 @@ def seen(actor: Actor, key: str) -> IdempotencyKey | None:
     if not database.in_transaction():
         row = _lookup(actor, key)
         return row if row is not None and row.entity_id is not None else None
-    try:
-        with database.atomic():  # a savepoint: a lost race leaves the outer transaction usable
-            IdempotencyKey.create(company=actor.company_id, key=key)
-        return None
-    except IntegrityError:
-        row = _lookup(actor, key)
+    if _CLAIM.rowcount(company_id=actor.company_id, key=key, now=utcnow()):
+        return None  # claimed: the row is ours until this transaction ends
+    row = _lookup(actor, key)
     if row is None or row.entity_id is None:
         # our own claim from earlier in this transaction (or an orphan claim made outside a
         # transaction): nothing was finished under this key, so this submission proceeds
