@@ -12,6 +12,7 @@ them honour ``SLACK_API_URL`` and carry the gateway's retry handlers:
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 
@@ -19,11 +20,12 @@ from slack_bolt import App, BoltRequest, BoltResponse
 from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_sdk import WebClient
 
-from bot import background, gateway, home_refresh
+from bot import background, command_runner, gateway, home_refresh
 from bot.context import crm_context
 from bot.errors import handle_error, new_request_id
 from bot.installations import PeeweeInstallationStore, PeeweeOAuthStateStore
 from bot.listeners import register_all
+from bot.listeners.commands.crm import abandon_command, run_command
 from crm.config import ConfigError, Settings
 
 log = logging.getLogger(__name__)
@@ -41,8 +43,6 @@ BOT_SCOPES = (
 )
 INSTALL_PATH = "/slack/install"
 REDIRECT_PATH = "/slack/oauth_redirect"
-# A request thread waits at most this long on a 429 before giving up: it has a 3 s budget.
-WEB_MAX_RATE_LIMIT_WAIT = 2.0
 
 
 class CRMApp(App):
@@ -62,7 +62,7 @@ def web_client(settings: Settings, token: str | None = None) -> WebClient:
     return WebClient(
         token=token,
         base_url=settings.slack_api_url,
-        retry_handlers=gateway.retry_handlers(max_rate_limit_wait=WEB_MAX_RATE_LIMIT_WAIT),
+        retry_handlers=gateway.retry_handlers(max_rate_limit_wait=gateway.WEB_MAX_RATE_LIMIT_WAIT),
     )
 
 
@@ -87,13 +87,15 @@ def build_app(settings: Settings, *, register: bool = True) -> App:
     multi-workspace OAuth with installations in the database.
 
     ``process_before_response=True``: Bolt runs middleware and listeners on the request
-    thread and answers when they return. Long work is handed to :mod:`bot.background` by the
-    listeners themselves (the ``/crm`` dispatcher does it with a deadline), which keeps one
-    thread and one database connection per request instead of Bolt's poll-every-10-ms
-    hand-off to its own pool.
+    thread and answers when they return. Long work is handed on by the listeners themselves
+    (``/crm`` commands to :mod:`bot.command_runner`, buttons to :mod:`bot.background`), which
+    keeps one thread and one database connection per request instead of Bolt's
+    poll-every-10-ms hand-off to its own pool.
     """
     settings.require_slack()
     home_refresh.configure(settings)
+    background.configure(settings)
+    command_runner.configure(functools.partial(run_command, settings=settings), abandon_command)
     if settings.slack_bot_token and settings.oauth:
         raise ConfigError(
             "set either SLACK_BOT_TOKEN (one workspace) or SLACK_CLIENT_ID and "

@@ -1,8 +1,8 @@
 """Work that must not hold up Slack's 3-second acknowledgement.
 
-One bounded thread pool per web process runs every ``/crm`` command after its (empty)
-acknowledgement (:mod:`bot.listeners.commands.crm`) and the post-ack work of buttons
-(:mod:`bot.respond`). Peewee keeps one connection per thread; what happens to it when a
+One bounded thread pool per process runs the post-ack work of buttons (:mod:`bot.respond`)
+and App Home refreshes, and the ``/crm`` commands that :mod:`bot.command_runner` runs: in the
+handler process beside each web worker, or here where there is none. Peewee keeps one connection per thread; what happens to it when a
 request or job ends depends on the database (:func:`release_connection`).
 
 Sizing: the web process runs ``threads`` request threads per worker (see
@@ -29,30 +29,69 @@ from typing import TypeVar
 
 from playhouse.pool import PooledDatabase
 
+from crm.config import ConfigError, Settings
 from crm.db import database
 
 T = TypeVar("T")
 
-POOL_SIZE = int(os.environ.get("CRM_HANDLER_THREADS", "12"))
-# Linux schedules threads one by one: a handler thread at a lower priority yields the cores to
-# request threads, so an acknowledgement waits less behind post-ack work on a busy machine.
-HANDLER_NICENESS = int(os.environ.get("CRM_HANDLER_NICENESS", "10"))
+IDLE = "idle"
+_threads = 12  # CRM_HANDLER_THREADS
+_priority: int | str = IDLE  # CRM_HANDLER_NICENESS: "idle" or a niceness 0-19
+_executor: ThreadPoolExecutor | None = None
+_executor_lock = threading.Lock()
 
 
-def _lower_priority() -> None:
-    if HANDLER_NICENESS and hasattr(os, "setpriority"):
-        # not permitted (some containers): run at normal priority
+def configure(settings: Settings) -> None:
+    """Read ``CRM_HANDLER_THREADS`` (the pool's size, for a pool not started yet) and
+    ``CRM_HANDLER_NICENESS``; a malformed value is refused with its name."""
+    global _threads, _priority
+    _threads = settings.count("CRM_HANDLER_THREADS", 12)
+    raw = (settings.extra.get("CRM_HANDLER_NICENESS") or IDLE).strip().lower()
+    if raw == IDLE:
+        _priority = IDLE
+    elif raw.isdigit() and int(raw) <= 19:
+        _priority = int(raw)
+    else:
+        raise ConfigError(f"CRM_HANDLER_NICENESS={raw!r} must be idle or a niceness from 0 to 19")
+
+
+def lower_thread_priority() -> None:
+    """The calling pool thread yields the cores to request threads (Linux schedules threads
+    one by one), so an acknowledgement waits less behind post-ack work on a busy machine.
+
+    Never below niceness 10 here, even with ``idle``: a thread sharing a GIL with request
+    threads that the kernel leaves waiting while it holds the GIL would hold them all.
+    """
+    niceness = 10 if _priority == IDLE else int(_priority)
+    if niceness and hasattr(os, "setpriority"):
+        with contextlib.suppress(OSError):  # not permitted (some containers): normal priority
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
+
+
+def lower_process_priority() -> None:
+    """The handler process (:mod:`bot.command_runner`), called before it starts a thread (they
+    inherit it). It shares no GIL with acknowledgements, so with ``idle`` it may yield the CPU
+    entirely: Linux runs a ``SCHED_IDLE`` task only on a core no other task wants, and a
+    waking acknowledgement preempts it at once, where a niceness still lets it finish its
+    time slice first (``bench/ack.py``: ack p99 ~2x a bare Bolt app's at niceness 10, on par
+    with it at ``idle``)."""
+    if _priority == IDLE and hasattr(os, "SCHED_IDLE"):
         with contextlib.suppress(OSError):
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HANDLER_NICENESS)
-
-
-_executor = ThreadPoolExecutor(
-    max_workers=POOL_SIZE, thread_name_prefix="crm-handler", initializer=_lower_priority
-)
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+            return
+    lower_thread_priority()
 
 
 def executor() -> ThreadPoolExecutor:
-    return _executor
+    global _executor
+    with _executor_lock:
+        if _executor is None:
+            _executor = ThreadPoolExecutor(
+                max_workers=_threads,
+                thread_name_prefix="crm-handler",
+                initializer=lower_thread_priority,
+            )
+        return _executor
 
 
 def with_db(fn: Callable[[], T]) -> T:
@@ -117,13 +156,13 @@ def _after_answers() -> None:
 
 def submit(fn: Callable[[], T]) -> Future[T]:
     if not _in_request.get():
-        return _executor.submit(with_db, fn)
+        return executor().submit(with_db, fn)
 
     def after_the_answers() -> T:
         _after_answers()
         return fn()
 
-    return _executor.submit(with_db, after_the_answers)
+    return executor().submit(with_db, after_the_answers)
 
 
 def release_connection() -> None:

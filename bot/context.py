@@ -9,10 +9,10 @@ Bolt's context.
 
 Buttons, modals, shortcuts and events get these before their listener runs. Slash commands
 do not: resolving them costs database queries and, on first sight, a ``users.info`` call,
-and Slack's clock runs until the command is acknowledged (SPEC 5.1). For a command the
-middleware only leaves :func:`resolve_crm_context` behind (``context[RESOLVER]``); the
-``/crm`` dispatcher acknowledges first and calls it on the background pool, where a failure
-is answered through ``response_url`` like any other (:mod:`bot.listeners.commands.crm`).
+and Slack's clock runs until the command is acknowledged (SPEC 5.1). The ``/crm``
+dispatcher acknowledges first and calls :func:`resolve_crm_context` where the command runs
+(:mod:`bot.command_runner`), where a failure is answered through ``response_url`` like any
+other (:mod:`bot.listeners.commands.crm`).
 
 The database connection this needs is opened lazily by the first query and given back when
 Bolt's dispatch ends (:class:`bot.app.CRMApp`) or the background job ends
@@ -22,7 +22,6 @@ Bolt's dispatch ends (:class:`bot.app.CRMApp`) or the background job ends
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -110,9 +109,6 @@ def _team_name(body: dict[str, Any]) -> str:
     return str(body.get("team_domain") or "")
 
 
-RESOLVER = "crm_resolve"
-
-
 def resolve_crm_context(
     context: BoltContext, body: dict[str, Any], client: WebClient, currency: str
 ) -> Actor | None:
@@ -140,13 +136,8 @@ def crm_context(settings: Settings) -> Callable[..., None]:
     def attach_crm_context(
         context: BoltContext, body: dict[str, Any], client: WebClient, next: Callable[[], None]
     ) -> None:
-        resolve = functools.partial(
-            resolve_crm_context, context, body, client, settings.default_currency
-        )
-        if is_slash_command(body):
-            context[RESOLVER] = resolve  # the dispatcher calls it after the ack
-        else:
-            resolve()
+        if not is_slash_command(body):  # a command resolves after its acknowledgement
+            resolve_crm_context(context, body, client, settings.default_currency)
         next()
 
     return attach_crm_context

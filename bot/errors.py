@@ -42,7 +42,10 @@ def apology_text(request_id: str) -> str:
 
 
 def apology(request_id: str) -> dict[str, Any]:
-    text = apology_text(request_id)
+    return apology_message(apology_text(request_id))
+
+
+def apology_message(text: str) -> dict[str, Any]:
     return ephemeral([section(f":x: {text}")], text)
 
 

@@ -63,6 +63,11 @@ def _retry_after(response: HttpResponse | None) -> float | None:
     return None
 
 
+# What serves a member (a request thread, a command's answer) waits at most this long on a
+# 429 before giving up: the member is waiting, and Slack's 3 s budget runs for requests.
+WEB_MAX_RATE_LIMIT_WAIT = 2.0
+
+
 def retry_handlers(max_rate_limit_wait: float = 30.0) -> list[RetryHandler]:
     return [
         ConnectionErrorRetryHandler(max_retry_count=2),

@@ -17,9 +17,12 @@ would need monkey-patched psycopg2 and slack-sdk's urllib client for little gain
   make them reconnect (and pay TLS at the proxy) for every request.
 - No ``preload_app``: each worker builds its Bolt app, thread pool and database handle after
   the fork, so nothing with an open socket or a thread is shared across processes.
+- Each worker then forks its handler process, where its ``/crm`` commands run after their
+  acknowledgement (:mod:`bot.command_runner`), and waits for it when it exits.
 """
 
 import os
+import signal
 
 bind = os.environ.get("GUNICORN_BIND") or f"0.0.0.0:{os.environ.get('PORT', '3000')}"
 worker_class = "gthread"
@@ -41,7 +44,9 @@ def post_worker_init(worker: object) -> None:
     - ``gc.freeze()``: everything loaded so far (modules, the Bolt app, models, babel's data)
       lives as long as the worker, so the collector stops walking it. A full collection then
       scans only what requests made since, instead of stalling every thread for tens of
-      milliseconds (measured ~55 ms on this app's heap) in the middle of acknowledgements.
+      milliseconds (measured ~55 ms on this app's heap) in the middle of acknowledgements;
+    - last, fork the handler process (:mod:`bot.command_runner`): after the freeze, so it
+      shares the frozen heap, and before the worker starts any thread.
     """
     import gc
     import sys
@@ -49,3 +54,18 @@ def post_worker_init(worker: object) -> None:
     sys.setswitchinterval(0.001)
     gc.collect()
     gc.freeze()
+
+    from bot import command_runner
+
+    def replace_worker() -> None:  # the handler process died: a graceful restart brings one
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    command_runner.start_process(close=worker.sockets, on_lost=replace_worker)
+
+
+def worker_exit(server: object, worker: object) -> None:
+    """The worker has answered its last request: its handler process finishes the commands it
+    was given before the worker is gone (within ``graceful_timeout``, less a margin)."""
+    from bot import command_runner
+
+    command_runner.stop(timeout=graceful_timeout - 2)

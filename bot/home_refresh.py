@@ -19,6 +19,7 @@ changes").
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -122,7 +123,8 @@ def refresh(client: WebClient, actor: Actor, user_id: str, *, at_once: bool = Fa
     if timer is not None:
         timer.start()
     else:
-        background.submit(run)
+        with contextlib.suppress(RuntimeError):  # the process is exiting: redrawn when opened
+            background.submit(run)
 
 
 class _Delayed:
@@ -144,7 +146,8 @@ class _Delayed:
             if self._submitted:
                 return
             self._submitted = True
-        background.submit(self._run)
+        with contextlib.suppress(RuntimeError):  # the pool has shut down: redrawn when opened
+            background.submit(self._run)
 
     def cancel_if_waiting(self) -> bool:
         with self._state_lock:

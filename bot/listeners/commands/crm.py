@@ -7,15 +7,17 @@ nothing until it arrives. So the acknowledgement waits for nothing that could be
   itself: the grammar is pure Python (~0.1 ms) and touches neither the database nor Slack;
 - every other command is acknowledged empty at once (before any database query or
   ``users.info`` call: :mod:`bot.context` leaves the member's resolution to us for commands),
-  and the background pool (:mod:`bot.background`) resolves company and member, runs the
-  handler, and posts its answer to ``response_url``.
+  and handed on as a :class:`CommandJob` to :mod:`bot.command_runner` (the web worker's
+  handler process, or this process's background pool), where :func:`run_command` resolves
+  company and member, runs the handler, and posts its answer to ``response_url``.
 Why not answer fast handlers in the acknowledgement: "fast" is only known by waiting, and a
 request thread that waits holds Slack's clock, a gunicorn thread and (under load) a queue
 position that every other member's acknowledgement sits behind; ``bench/ack.py`` measured
 it (the ack p99 tracked the handler's p99). A ``response_url`` answer costs one local POST.
 
 Nothing is lost once the acknowledgement went out: the job is queued before the listener
-returns, and a worker that is shut down finishes its queued jobs (``graceful_timeout``).
+returns, and a worker that is shut down first lets its handler process finish every job it
+was given (``graceful_timeout``).
 Expected refusals (:class:`~crm.errors.CRMError`, including "Slack could not tell us who you
 are") render as their message; anything else is logged with the request id and answered with
 an apology that carries it (:mod:`bot.errors`).
@@ -32,12 +34,13 @@ from slack_bolt import Ack, BoltContext
 from slack_bolt.context.respond import Respond
 from slack_sdk import WebClient
 
-from bot import background, home_refresh
+from bot import command_runner, gateway, home_refresh
 from bot.blocks.common import ephemeral, error_message
-from bot.context import RESOLVER
-from bot.errors import describe_failure, render_error, request_id_of
+from bot.context import resolve_crm_context
+from bot.errors import apology_message, describe_failure, render_error, request_id_of
 from bot.grammar import COMMANDS, Command, UsageError, parse
 from crm.actors import Actor
+from crm.config import Settings
 from crm.errors import CRMError, ValidationError
 from crm.models import Company, Member
 
@@ -110,47 +113,98 @@ def run_handler(
         return describe_failure(e, ctx.request_id)
 
 
+@dataclass(frozen=True)
+class CommandJob:
+    """A ``/crm`` command after its acknowledgement, as plain data: what the member sent and
+    who Bolt said they are. Plain, so that the same job runs on this process's pool or
+    crosses a pipe to the handler process (:mod:`bot.command_runner`) unchanged."""
+
+    body: dict[str, Any]
+    request_id: str
+    team_id: str | None
+    enterprise_id: str | None
+    user_id: str | None
+    bot_user_id: str | None
+    bot_token: str | None
+
+    @classmethod
+    def of(cls, context: BoltContext, body: dict[str, Any]) -> CommandJob:
+        return cls(
+            body=body,
+            request_id=request_id_of(context),
+            team_id=context.team_id,
+            enterprise_id=context.enterprise_id,
+            user_id=context.user_id,
+            bot_user_id=context.bot_user_id,
+            bot_token=context.bot_token,
+        )
+
+
 def command_context(
-    context: BoltContext, body: dict[str, Any], respond: Respond | None
+    job: CommandJob, settings: Settings, respond: Respond | None
 ) -> tuple[Actor, CommandContext]:
     """Who is asking (resolved now, after the acknowledgement) and what the handler may need."""
-    resolve = context.get(RESOLVER)
-    actor: Actor | None = resolve() if resolve is not None else context.get("actor")
+    client = gateway.client(
+        settings, job.bot_token or "", max_rate_limit_wait=gateway.WEB_MAX_RATE_LIMIT_WAIT
+    )
+    context = BoltContext(
+        team_id=job.team_id,
+        enterprise_id=job.enterprise_id,
+        user_id=job.user_id,
+        bot_user_id=job.bot_user_id,
+    )
+    actor = resolve_crm_context(context, job.body, client, settings.default_currency)
     if actor is None:
         raise LookupError("a /crm command without a workspace member")
     return actor, CommandContext(
-        client=context.client,
+        client=client,
         respond=respond,
         company=context["company"],
         member=context["member"],
-        user_id=context.user_id or "",
-        channel_id=body.get("channel_id"),
-        trigger_id=body.get("trigger_id"),
-        request_id=request_id_of(context),
-        body=body,
+        user_id=job.user_id or "",
+        channel_id=job.body.get("channel_id"),
+        trigger_id=job.body.get("trigger_id"),
+        request_id=job.request_id,
+        body=job.body,
     )
 
 
-def answer(
-    registration: Registration,
-    cmd: Command,
-    context: BoltContext,
-    body: dict[str, Any],
-    respond: Respond | None,
-) -> Reply:
-    """After the acknowledgement, on the background pool: who is asking, the handler, the
-    answer through ``response_url``. Never raises; returns what it answered."""
-    request_id = request_id_of(context)
+def run_command(job: CommandJob, settings: Settings) -> Reply:
+    """After the acknowledgement, wherever :mod:`bot.command_runner` runs it: who is asking,
+    the handler, the answer through ``response_url``. Whatever the member's command does, it
+    is answered (an error as its message, a failure as an apology); returns that answer.
+
+    The text is parsed again (pure, ~0.1 ms) rather than shipped parsed: the job stays plain
+    data, and the dispatcher already refused what does not parse.
+    """
+    url = job.body.get("response_url")
+    respond = Respond(response_url=url) if url else None
+    parsed = parse(job.body.get("text") or "")
+    if isinstance(parsed, UsageError) or parsed.key not in REGISTRY:
+        raise LookupError(f"/crm {job.body.get('text')!r} reached a runner without a handler")
+    registration = REGISTRY[parsed.key]
     try:
-        actor, ctx = command_context(context, body, respond)
+        actor, ctx = command_context(job, settings, respond)
     except Exception as e:  # nobody to run it as: say why (a CRMError) or apologise
-        reply = describe_failure(e, request_id)
-        _deliver(respond, reply, request_id)
+        reply = describe_failure(e, job.request_id)
+        _deliver(respond, reply, job.request_id)
         return reply
-    reply = run_handler(registration, cmd, actor, ctx)
-    _deliver(respond, reply, request_id)
+    reply = run_handler(registration, parsed, actor, ctx)
+    _deliver(respond, reply, job.request_id)
     _after_reply(ctx, actor, reply)
     return reply
+
+
+def abandon_command(job: CommandJob) -> None:
+    """The handler process died while it ran this command (:mod:`bot.command_runner`): part
+    of it may have happened, so it is not run again; the member is told to check."""
+    text = (
+        "Sorry, this command was interrupted on our side and may not have completed. "
+        f"Please check before trying it again; the reference is `{job.request_id}`."
+    )
+    log.error("request %s: interrupted when its handler process died", job.request_id)
+    url = job.body.get("response_url")
+    _deliver(Respond(response_url=url) if url else None, apology_message(text), job.request_id)
 
 
 def _deliver(respond: Respond | None, reply: Reply, request_id: str) -> None:
@@ -170,7 +224,7 @@ def _after_reply(ctx: CommandContext, actor: Actor, reply: Reply) -> None:
         log.exception("request %s: App Home refresh failed", ctx.request_id)
 
 
-def crm_command(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
+def crm_command(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
     parsed = parse(body.get("text") or "")
     if isinstance(parsed, UsageError):
         ack(usage_reply(parsed))
@@ -183,7 +237,7 @@ def crm_command(ack: Ack, body: dict[str, Any], context: BoltContext, respond: R
         return
     ack()  # sent when this listener returns, a few lines below
     # queued before the listener returns, so a shutdown right after the ack still runs it
-    background.submit(lambda: answer(registration, parsed, context, body, respond))
+    command_runner.submit(CommandJob.of(context, body))
 
 
 def register(app: Any) -> None:
