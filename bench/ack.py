@@ -8,9 +8,10 @@ worker and thread counts (``--workers`` x ``--threads``), the same Flask adapter
 settings:
 - ``bare``: a Bolt app whose ``/crm`` listener only calls ``ack()`` (the baseline);
 - ``full``: the real web process (``bot.web:create_app()``): signature check, grammar, the
-  empty acknowledgement, then on its background pool (12 threads per worker, part of the
-  product) company and member resolution, ``crm.leads.create_lead`` (duplicate check, insert,
-  audit, idempotency key) and the receipt posted to ``response_url``.
+  empty acknowledgement, then in each worker's handler process (``bot.command_runner``, 12
+  threads, part of the product) company and member resolution, ``crm.leads.create_lead``
+  (duplicate check, insert, audit, idempotency key), the receipt posted to ``response_url``
+  and the member's App Home republished (at most every 5 s, the product's default).
 The Slack Web API is FakeSlack (the tests' stand-in) in a child process, so its work (parsing
 every App Home the full app publishes) does not share this process's GIL with the timing
 threads; ``response_url`` is a small local server in another child process for the same
@@ -39,7 +40,7 @@ concurrency plus the work it shares the CPUs with. Nothing is hidden: ``--satura
 default) repeats both runs with no think time and prints those figures as well, and every
 answer a run caused is waited for after its window (``drain``: how long past the window the
 last one arrived) and counted in its answer distribution, so no work piles up unmeasured.
-``--handler-threads`` sets the full app's background pool (``CRM_HANDLER_THREADS``).
+``--handler-threads`` sets the full app's handler threads (``CRM_HANDLER_THREADS``).
 
 Why ``--repeat`` (default 3): a 30-second window at 20 commands/s holds ~600 acknowledgements,
 so its p99 rests on the six slowest; on a 2-core machine one scheduler hiccup moves it by 2x
@@ -74,6 +75,7 @@ from slack_bolt import Ack, App
 from slack_bolt.adapter.flask import SlackRequestHandler
 
 from bench._common import FakeSlackProcess
+from bot import home_refresh
 from bot.app import web_client
 from crm.config import load_settings
 from crm.db import open_database
@@ -303,7 +305,12 @@ def measure(
 ) -> list[Run]:
     """Boot one server, warm it (members created, pools and connections open), then run the
     timed loads: at ``--think``, and with no think time when ``--saturate``."""
-    extra = {"PYTHONPATH": str(ROOT), "GUNICORN_ACCESS_LOG": ""}
+    # the product's own App Home interval, not the 1 s the test suite's web_env sets
+    extra = {
+        "PYTHONPATH": str(ROOT),
+        "GUNICORN_ACCESS_LOG": "",
+        "CRM_HOME_REFRESH_INTERVAL": str(home_refresh.DEFAULT_INTERVAL),
+    }
     if args.handler_threads:
         extra["CRM_HANDLER_THREADS"] = str(args.handler_threads)
     thinks = [args.think] + ([0.0] if saturate and args.think else [])
@@ -320,7 +327,10 @@ def measure(
         ) as web,
     ):
         load(web, users, Run(server, args.think, args.warmup), sink)
-        return [load(web, users, Run(server, think, args.duration), sink) for think in thinks]
+        runs = [load(web, users, Run(server, think, args.duration), sink) for think in thinks]
+    fake.clear()  # nothing reads the calls; a stand-in whose heap grows run by run would
+    # spend ever longer collections on it, on the cores of whichever server runs next
+    return runs
 
 
 def prepare_database(url: str) -> None:

@@ -29,6 +29,9 @@ worker_class = "gthread"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 threads = int(os.environ.get("WEB_THREADS", "8"))
 timeout = 30
+# the heartbeat touches a file every second: on a RAM disk, so a disk busy with the database's
+# fsyncs cannot stall a worker's main loop behind the filesystem journal (gunicorn's own advice)
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 graceful_timeout = 20
 keepalive = 75
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None

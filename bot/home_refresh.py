@@ -43,13 +43,14 @@ _pending: set[tuple[int, str]] = set()
 _last: dict[tuple[int, str], float] = {}  # monotonic time each member's last publish started
 _waiting: dict[tuple[int, str], _Delayed] = {}  # publishes held back for the interval
 _lock = threading.Lock()
-_interval = 5.0
+DEFAULT_INTERVAL = 5.0
+_interval = DEFAULT_INTERVAL
 
 
 def configure(settings: Settings) -> None:
     """Read ``CRM_HOME_REFRESH_INTERVAL`` (seconds, 0 = publish after every write)."""
     global _interval
-    _interval = settings.seconds("CRM_HOME_REFRESH_INTERVAL", 5.0, zero_ok=True)
+    _interval = settings.seconds("CRM_HOME_REFRESH_INTERVAL", DEFAULT_INTERVAL, zero_ok=True)
 
 
 def gather(actor: Actor) -> HomeData:

@@ -208,7 +208,7 @@ def test_a_command_acknowledged_before_a_shutdown_is_still_answered(
     web: WebProcess, fake: FakeSlack, db: TestDB, users_info_gate: threading.Event
 ) -> None:
     """A deploy stops the web process right after it acknowledged a command whose work had
-    not finished: the worker finishes its queued work before it exits."""
+    not finished: the worker's handler process finishes it before the worker exits."""
     slack = SlackClient(web)
     ack = slack.command('lead add "Last Orders"', ref(BOB), wait=False)
     assert (ack.status, ack.body) == (200, b"")

@@ -28,8 +28,10 @@ How to add a ``/crm`` command handler
        Return a message dict (``ephemeral(...)``) or ``None`` (e.g. after
        ``ctx.client.views_open(trigger_id=ctx.trigger_id, view=...)``). Raise
        ``crm.errors.CRMError`` subclasses freely: they render as their message.
-       The dispatcher acknowledges every command before any database or Slack call and runs
-       the handler on the background pool; its reply goes out through ``response_url``.
+       The dispatcher acknowledges every command before any database or Slack call and
+       :mod:`bot.command_runner` runs the handler (in the web worker's handler process, so
+       it gets plain data: the command, the actor, ``ctx``); its reply goes out through
+       ``response_url``.
     3. Add the module to ``HANDLER_MODULES`` in ``bot/listeners/commands/__init__.py``.
 
 How to add a button (action)
