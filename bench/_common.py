@@ -110,7 +110,7 @@ def ensure_dataset(
     started = time.perf_counter()
     print(f"building dataset {dataset!r} with {rows:,} rows ...", flush=True)
     with db.atomic():
-        _empty(db)
+        empty_tables(db)
         build(db)
         db.execute_sql(
             f"INSERT INTO bench_meta (dataset, rows) VALUES ({_p(db)}, {_p(db)})",
@@ -125,7 +125,8 @@ def _p(db: Database) -> str:
     return "%s" if is_pg(db) else "?"
 
 
-def _empty(db: Database) -> None:
+def empty_tables(db: Database) -> None:
+    """Every table of the product (and the dataset marker) emptied, ids restarted on PostgreSQL."""
     db.execute_sql("DELETE FROM bench_meta")
     if is_pg(db):
         tables = ", ".join(f'"{m._meta.table_name}"' for m in ALL_MODELS)

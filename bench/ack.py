@@ -69,17 +69,14 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from urllib.parse import urlencode, urlparse
 
-import psycopg2
 from flask import Flask, Response, request
 from slack_bolt import Ack, App
 from slack_bolt.adapter.flask import SlackRequestHandler
 
-from bench._common import FakeSlackProcess
+from bench._common import FakeSlackProcess, empty_tables, open_bench_database
 from bot import home_refresh
 from bot.app import web_client
 from crm.config import load_settings
-from crm.db import open_database
-from crm.schema import migrate
 from tests.e2e_support import ROOT, WebProcess, sign, start_web
 
 FIRST = ["Ana", "Ben", "Chipo", "Dan", "Eve", "Femi", "Grace", "Hugo", "Ines", "Joe"]
@@ -334,23 +331,12 @@ def measure(
 
 
 def prepare_database(url: str) -> None:
-    """Migrate the database (creating a PostgreSQL one first if it does not exist)."""
-    parsed = urlparse(url)
-    if parsed.scheme.startswith("postgres"):
-        name = parsed.path.lstrip("/")
-        admin = psycopg2.connect(
-            host=parsed.hostname, port=parsed.port or 5432, user=parsed.username or "postgres",
-            password=parsed.password, dbname="postgres",
-        )  # fmt: skip
-        admin.autocommit = True
-        with admin.cursor() as cur:
-            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
-            if cur.fetchone() is None:
-                cur.execute(f'CREATE DATABASE "{name}"')
-        admin.close()
-    db = open_database(url)
-    with db.connection_context():
-        migrate(db)
+    """Migrate the database (creating a PostgreSQL one first) and empty it: every run starts
+    from no workspace at all, as a fresh SQLite file does, so runs compare (the duplicate check
+    of each ``lead add`` reads the workspace's leads, which an earlier run would have left)."""
+    db = open_bench_database(url)
+    with db.atomic():
+        empty_tables(db)
     db.close()
 
 

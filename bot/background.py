@@ -2,8 +2,9 @@
 
 One bounded thread pool per process runs the post-ack work of buttons (:mod:`bot.respond`)
 and App Home refreshes, and the ``/crm`` commands that :mod:`bot.command_runner` runs: in the
-handler process beside each web worker, or here where there is none. Peewee keeps one connection per thread; what happens to it when a
-request or job ends depends on the database (:func:`release_connection`).
+handler process beside each web worker, or here where there is none. Peewee keeps one
+connection per thread; what happens to it when a request or job ends depends on the database
+(:func:`release_connection`).
 
 Sizing: the web process runs ``threads`` request threads per worker (see
 ``bot/gunicorn_conf.py``); the pool is larger (12), because a job waits on Slack
@@ -73,8 +74,8 @@ def lower_process_priority() -> None:
     inherit it). It shares no GIL with acknowledgements, so with ``idle`` it may yield the CPU
     entirely: Linux runs a ``SCHED_IDLE`` task only on a core no other task wants, and a
     waking acknowledgement preempts it at once, where a niceness still lets it finish its
-    time slice first (``bench/ack.py``: ack p99 ~2x a bare Bolt app's at niceness 10, on par
-    with it at ``idle``)."""
+    time slice first (``bench/ack.py`` on SQLite: ack p99 2.1x a bare Bolt app's at niceness
+    10, 0.7-1.3x at ``idle``)."""
     if _priority == IDLE and hasattr(os, "SCHED_IDLE"):
         with contextlib.suppress(OSError):
             os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
