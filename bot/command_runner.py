@@ -45,7 +45,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, wait
 from multiprocessing import Pipe
 from multiprocessing.connection import Connection
 from typing import Any
@@ -150,15 +149,13 @@ def stop(timeout: float) -> None:
         link.outbox.put(_CLOSE)
     deadline = time.monotonic() + timeout
     link.sender.join(timeout)
-    while True:
-        with contextlib.suppress(ChildProcessError):
-            if os.waitpid(link.pid, os.WNOHANG)[0]:
-                break
-        if time.monotonic() >= deadline:
-            log.warning("handler process %d still finishing jobs; not waiting longer", link.pid)
-            return
-        time.sleep(0.02)
+    # the listener ends when the handler process closes its report pipe, on its way out
     link.listener.join(max(0.0, deadline - time.monotonic()))
+    if link.listener.is_alive():
+        log.warning("handler process %d still finishing jobs; not waiting longer", link.pid)
+        return
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(link.pid, 0)
 
 
 class _Link:
@@ -276,21 +273,17 @@ def _serve(jobs: Connection, events: Connection) -> None:
         finally:
             report("done", n)
 
-    running: set[Future[Any]] = set()
     while True:
         try:
             n, job = jobs.recv()
         except EOFError:
             break
-        future = background.submit(functools.partial(run, n, job))
-        running.add(future)
-        future.add_done_callback(running.discard)
+        background.submit(functools.partial(run, n, job))
     jobs.close()
     watchdog = threading.Timer(DRAIN_LIMIT, _give_up)
     watchdog.daemon = True
     watchdog.start()
-    wait(list(running))
-    background.executor().shutdown(wait=True)  # and what they queued (App Home refreshes)
+    background.executor().shutdown(wait=True)  # every job, and what they queued (App Home)
     events.close()
 
 
@@ -303,6 +296,9 @@ def _give_up() -> None:
 
 
 def _release_connections() -> None:
+    """Close every connection this process holds (all of a pool's, and this thread's SQLite
+    one), not just hand this thread's back as :func:`bot.background.release_connection` does:
+    both processes reopen theirs lazily after the fork."""
     db = database.obj
     if db is None:
         return
