@@ -305,7 +305,7 @@ def measure(
     # the product's own App Home interval, not the 1 s the test suite's web_env sets
     extra = {
         "PYTHONPATH": str(ROOT),
-        "GUNICORN_ACCESS_LOG": "",
+        "GUNICORN_ACCESS_LOG": "off",
         "CRM_HOME_REFRESH_INTERVAL": str(home_refresh.DEFAULT_INTERVAL),
     }
     if args.handler_threads:

@@ -30,7 +30,7 @@ from typing import TypeVar
 
 from playhouse.pool import PooledDatabase
 
-from crm.config import ConfigError, Settings
+from crm.config import Settings
 from crm.db import database
 
 T = TypeVar("T")
@@ -43,17 +43,11 @@ _executor_lock = threading.Lock()
 
 
 def configure(settings: Settings) -> None:
-    """Read ``CRM_HANDLER_THREADS`` (the pool's size, for a pool not started yet) and
-    ``CRM_HANDLER_NICENESS``; a malformed value is refused with its name."""
+    """Take ``CRM_HANDLER_THREADS`` (the pool's size, for a pool not started yet) and
+    ``CRM_HANDLER_NICENESS`` (both validated by :func:`crm.config.load_settings`)."""
     global _threads, _priority
-    _threads = settings.count("CRM_HANDLER_THREADS", 12)
-    raw = (settings.extra.get("CRM_HANDLER_NICENESS") or IDLE).strip().lower()
-    if raw == IDLE:
-        _priority = IDLE
-    elif raw.isdigit() and int(raw) <= 19:
-        _priority = int(raw)
-    else:
-        raise ConfigError(f"CRM_HANDLER_NICENESS={raw!r} must be idle or a niceness from 0 to 19")
+    _threads = settings.handler_threads
+    _priority = settings.handler_niceness
 
 
 def lower_thread_priority() -> None:

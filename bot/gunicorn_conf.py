@@ -23,20 +23,30 @@ would need monkey-patched psycopg2 and slack-sdk's urllib client for little gain
 
 import os
 import signal
+import sys
 
-bind = os.environ.get("GUNICORN_BIND") or f"0.0.0.0:{os.environ.get('PORT', '3000')}"
+from crm.config import ConfigError, load_settings
+
+try:  # validated before gunicorn forks anything: one line naming the variable, exit 2
+    _settings = load_settings()
+    _settings.require_slack()
+except ConfigError as _exc:
+    print(f"configuration: {_exc}", file=sys.stderr)
+    sys.exit(2)
+
+bind = _settings.gunicorn_bind or f"0.0.0.0:{_settings.port}"
 worker_class = "gthread"
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-threads = int(os.environ.get("WEB_THREADS", "8"))
+workers = _settings.web_concurrency
+threads = _settings.web_threads
 timeout = 30
 # the heartbeat touches a file every second: on a RAM disk, so a disk busy with the database's
 # fsyncs cannot stall a worker's main loop behind the filesystem journal (gunicorn's own advice)
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 graceful_timeout = 20
 keepalive = 75
-accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None
+accesslog = None if _settings.gunicorn_access_log == "off" else _settings.gunicorn_access_log
 errorlog = "-"
-loglevel = os.environ.get("LOG_LEVEL", "info")
+loglevel = _settings.log_level
 
 
 def post_worker_init(worker: object) -> None:

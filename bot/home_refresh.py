@@ -50,7 +50,7 @@ _interval = DEFAULT_INTERVAL
 def configure(settings: Settings) -> None:
     """Read ``CRM_HOME_REFRESH_INTERVAL`` (seconds, 0 = publish after every write)."""
     global _interval
-    _interval = settings.seconds("CRM_HOME_REFRESH_INTERVAL", DEFAULT_INTERVAL, zero_ok=True)
+    _interval = settings.home_refresh_interval
 
 
 def gather(actor: Actor) -> HomeData:

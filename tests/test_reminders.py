@@ -367,16 +367,16 @@ def test_a_scan_sends_one_batch_and_a_failing_reminder_leaves_it_alone(
 
 def test_a_bad_batch_size_is_refused_by_name(db) -> None:
     from crm.config import ConfigError, load_settings
-    from workers.actors import check_settings
+    from workers.reminders import batch_size
 
     for raw in ("0", "ten", "-3"):
         with pytest.raises(ConfigError, match=r"CRM_REMINDER_BATCH=.* whole number of at least 1"):
-            check_settings(load_settings({"CRM_REMINDER_BATCH": raw}))
+            load_settings({"CRM_REMINDER_BATCH": raw})
     with pytest.raises(ConfigError, match=r"CRM_REMINDER_CLAIM_TIMEOUT=.* seconds above 0"):
-        check_settings(load_settings({"CRM_REMINDER_CLAIM_TIMEOUT": "soon"}))
+        load_settings({"CRM_REMINDER_CLAIM_TIMEOUT": "soon"})
     with pytest.raises(ConfigError, match=r"CRM_SLACK_MAX_WAIT=.* seconds 0 or more"):
-        check_settings(load_settings({"CRM_SLACK_MAX_WAIT": "-1"}))
-    check_settings(load_settings({"CRM_REMINDER_BATCH": "1", "CRM_SLACK_MAX_WAIT": "0"}))
+        load_settings({"CRM_SLACK_MAX_WAIT": "-1"})
+    assert batch_size(load_settings({"CRM_REMINDER_BATCH": "1", "CRM_SLACK_MAX_WAIT": "0"})) == 1
 
 
 # --- the per-channel limit ------------------------------------------------------------------

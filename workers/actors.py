@@ -6,23 +6,13 @@ below are declared on it; ``broker`` is what the CLI looks for in this module.
 
 from __future__ import annotations
 
-from crm.config import Settings
-from workers import broker as brokers
-from workers import slack
 from workers.broker import broker
 from workers.digests import scan_digests, send_daily_digest, send_weekly_digest
 from workers.metrics import recompute_all_metrics, recompute_customer, scan_new_orders
-from workers.reminders import (
-    batch_size,
-    claim_timeout,
-    scan_reminders,
-    send_reminder,
-    send_reminders,
-)
+from workers.reminders import scan_reminders, send_reminder, send_reminders
 
 __all__ = [
     "broker",
-    "check_settings",
     "recompute_all_metrics",
     "recompute_customer",
     "scan_digests",
@@ -34,13 +24,3 @@ __all__ = [
     "send_weekly_digest",
 ]
 
-
-def check_settings(settings: Settings) -> None:
-    """Refuse a malformed worker setting when the worker starts, naming it (a
-    :class:`~crm.config.ConfigError`), rather than at the first message that reads it."""
-    slack.max_wait(settings)
-    claim_timeout(settings)
-    batch_size(settings)
-
-
-check_settings(brokers.settings)

@@ -62,7 +62,7 @@ DEFAULT_TIME_LIMIT_MS = 10 * 60 * 1000  # actors choose their own; this is the c
 
 
 def namespace(settings: Settings) -> str:
-    return settings.extra.get("CRM_REDIS_NAMESPACE") or "crm"
+    return settings.redis_namespace
 
 
 def _redis(settings: Settings) -> redis.Redis:
@@ -94,7 +94,7 @@ def middleware(settings: Settings) -> list[Middleware]:
         CompanyContext(),
         MessageLog(),
     ]
-    if (settings.extra.get("CRM_PROMETHEUS") or "").lower() in ("1", "true", "yes"):
+    if settings.prometheus:
         # Dramatiq's own exporter (HTTP on dramatiq_prom_port, default 9191); it forks a
         # server process, so it only works under the dramatiq CLI.
         from dramatiq.middleware.prometheus import Prometheus

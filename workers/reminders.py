@@ -52,7 +52,6 @@ __all__ = [
 log = logging.getLogger("crm.workers")
 
 REMINDER_EVENT = "crm_followup_reminder"
-BATCH_SIZE = 20
 RETRY_DELAY_MS = 2_000  # a reminder that failed inside a batch, retried on its own after this
 
 
@@ -63,15 +62,12 @@ def parse_now(now: str | None) -> datetime:
 def claim_timeout(settings: Settings | None = None) -> timedelta:
     """``CRM_REMINDER_CLAIM_TIMEOUT`` seconds (default 300): how long a claim shields a
     reminder from other senders before it counts as abandoned."""
-    default = reminders.CLAIM_TIMEOUT.total_seconds()
-    return timedelta(
-        seconds=(settings or brokers.settings).seconds("CRM_REMINDER_CLAIM_TIMEOUT", default)
-    )
+    return timedelta(seconds=(settings or brokers.settings).reminder_claim_timeout)
 
 
 def batch_size(settings: Settings | None = None) -> int:
     """``CRM_REMINDER_BATCH`` (default 20): reminders per ``send_reminders`` message."""
-    return (settings or brokers.settings).count("CRM_REMINDER_BATCH", BATCH_SIZE)
+    return (settings or brokers.settings).reminder_batch
 
 
 def batches(due: Sequence[reminders.DueReminder], size: int) -> Iterator[tuple[int, list[int]]]:

@@ -40,7 +40,7 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from crm.config import ConfigError, Settings
+from crm.config import Settings
 
 __all__ = [
     "JobSpec",
@@ -140,15 +140,11 @@ class JobSpec:
 
 def job_specs(settings: Settings) -> list[JobSpec]:
     """What the scheduler enqueues, and when."""
-    scan = settings.seconds("CRM_SCAN_INTERVAL", 60)
-    digest = settings.seconds("CRM_DIGEST_SCAN_INTERVAL", 300)
-    orders = settings.seconds("CRM_METRICS_SCAN_INTERVAL", 60)
-    nightly = settings.extra.get("CRM_NIGHTLY_AT") or "02:30"
-    try:
-        hour, minute = (int(p) for p in nightly.split(":"))
-        cron = CronTrigger(hour=hour, minute=minute, timezone=UTC)
-    except ValueError:
-        raise ConfigError(f"CRM_NIGHTLY_AT={nightly!r} must be a UTC time like 02:30") from None
+    scan = settings.scan_interval
+    digest = settings.digest_scan_interval
+    orders = settings.metrics_scan_interval
+    nightly = settings.nightly_at
+    cron = CronTrigger(hour=nightly.hour, minute=nightly.minute, timezone=UTC)
     return [
         # at start too: after a restart, due reminders go out at once
         JobSpec("reminders", "scan_reminders", IntervalTrigger(seconds=scan), int(scan), True),
@@ -163,7 +159,7 @@ def lease_for(settings: Settings, client: redis.Redis | None) -> Lease:
         return LocalLease()
     from workers.broker import namespace
 
-    ttl = settings.seconds("CRM_SCHEDULER_LOCK_TTL", 15)
+    ttl = settings.scheduler_lock_ttl
     return RedisLease(client, f"{namespace(settings)}:scheduler:leader", ttl)
 
 

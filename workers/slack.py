@@ -56,7 +56,7 @@ COMPANY_TTL = 300.0  # seconds a worker trusts its copy of a company row (its bo
 def max_wait(settings: Settings | None = None) -> float:
     """``CRM_SLACK_MAX_WAIT`` seconds (default 5): the longest ``Retry-After`` a worker waits
     out in place; 0 leaves every 429 to the queue."""
-    return (settings or brokers.settings).seconds("CRM_SLACK_MAX_WAIT", 5.0, zero_ok=True)
+    return (settings or brokers.settings).slack_max_wait
 
 
 def company(company_id: int) -> Company:
