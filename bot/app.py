@@ -26,7 +26,7 @@ from bot.errors import handle_error, new_request_id
 from bot.installations import PeeweeInstallationStore, PeeweeOAuthStateStore
 from bot.listeners import register_all
 from bot.listeners.commands.crm import abandon_command, run_command
-from crm.config import ConfigError, Settings
+from crm.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -96,11 +96,6 @@ def build_app(settings: Settings, *, register: bool = True) -> App:
     home_refresh.configure(settings)
     background.configure(settings)
     command_runner.configure(functools.partial(run_command, settings=settings), abandon_command)
-    if settings.slack_bot_token and settings.oauth:
-        raise ConfigError(
-            "set either SLACK_BOT_TOKEN (one workspace) or SLACK_CLIENT_ID and "
-            "SLACK_CLIENT_SECRET (multi-workspace installs), not both"
-        )
     common = {
         "name": "slack-crm",
         "signing_secret": settings.slack_signing_secret or "",
@@ -111,6 +106,12 @@ def build_app(settings: Settings, *, register: bool = True) -> App:
         app: App = CRMApp(client=web_client(settings, settings.slack_bot_token), **common)
     else:
         app = CRMApp(client=web_client(settings), oauth_settings=oauth_settings(settings), **common)
+    return assemble(app, settings, register=register)
+
+
+def assemble(app: App, settings: Settings, *, register: bool = True) -> App:
+    """The middleware, error handler and listeners every front door shares: Slack over HTTP,
+    Socket Mode, and ``crm chat`` (:mod:`bot.chat`), so all three run the same code."""
     app.use(crm_context(settings))
     app.error(handle_error)
     if register:

@@ -25,7 +25,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from typing import TypeVar
 
 from playhouse.pool import PooledDatabase
@@ -38,7 +38,7 @@ T = TypeVar("T")
 IDLE = "idle"
 _threads = 12  # CRM_HANDLER_THREADS
 _priority: int | str = IDLE  # CRM_HANDLER_NICENESS: "idle" or a niceness 0-19
-_executor: ThreadPoolExecutor | None = None
+_executor: Executor | None = None
 _executor_lock = threading.Lock()
 
 
@@ -77,7 +77,28 @@ def lower_process_priority() -> None:
     lower_thread_priority()
 
 
-def executor() -> ThreadPoolExecutor:
+class _Inline(Executor):
+    """Runs each job at once on the submitting thread (see :func:`run_inline`)."""
+
+    def submit(self, fn: Callable[..., T], /, *args: object, **kwargs: object) -> Future[T]:
+        future: Future[T] = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as e:
+            future.set_exception(e)
+        return future
+
+
+def run_inline() -> None:
+    """``crm chat`` (:mod:`bot.chat`): one member at a keyboard, no 3-second clock; running
+    each job where it is submitted lets the terminal print a command's (or a button's) whole
+    answer before it reads the next line."""
+    global _executor
+    with _executor_lock:
+        _executor = _Inline()
+
+
+def executor() -> Executor:
     global _executor
     with _executor_lock:
         if _executor is None:

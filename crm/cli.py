@@ -321,7 +321,7 @@ def _load_command_modules() -> None:
 
 
 # Modules whose import registers more commands (tokens, import/export, demo, serve, ...).
-COMMAND_MODULES: list[str] = ["workers.cli"]
+COMMAND_MODULES: list[str] = ["workers.cli", "bot.cli"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

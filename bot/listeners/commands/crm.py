@@ -141,10 +141,12 @@ class CommandJob:
 
 
 def command_context(
-    job: CommandJob, settings: Settings, respond: Respond | None
+    job: CommandJob, settings: Settings, respond: Respond | None, client: WebClient | None = None
 ) -> tuple[Actor, CommandContext]:
-    """Who is asking (resolved now, after the acknowledgement) and what the handler may need."""
-    client = gateway.client(
+    """Who is asking (resolved now, after the acknowledgement) and what the handler may need;
+    ``client`` is Slack's Web API unless a front door without Slack (``crm chat``) gives its
+    own."""
+    client = client or gateway.client(
         settings, job.bot_token or "", max_rate_limit_wait=gateway.WEB_MAX_RATE_LIMIT_WAIT
     )
     context = BoltContext(
@@ -169,7 +171,7 @@ def command_context(
     )
 
 
-def run_command(job: CommandJob, settings: Settings) -> Reply:
+def run_command(job: CommandJob, settings: Settings, client: WebClient | None = None) -> Reply:
     """After the acknowledgement, wherever :mod:`bot.command_runner` runs it: who is asking,
     the handler, the answer through ``response_url``. Whatever the member's command does, it
     is answered (an error as its message, a failure as an apology); returns that answer.
@@ -184,7 +186,7 @@ def run_command(job: CommandJob, settings: Settings) -> Reply:
         raise LookupError(f"/crm {job.body.get('text')!r} reached a runner without a handler")
     registration = REGISTRY[parsed.key]
     try:
-        actor, ctx = command_context(job, settings, respond)
+        actor, ctx = command_context(job, settings, respond, client)
     except Exception as e:  # nobody to run it as: say why (a CRMError) or apologise
         reply = describe_failure(e, job.request_id)
         _deliver(respond, reply, job.request_id)
