@@ -23,6 +23,7 @@ import itertools
 import json
 import sys
 import tempfile
+import uuid
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -292,7 +293,8 @@ class ChatSession:
             "team_domain": self.company.team_id.lower(),
             "api_app_id": APP_ID,
             "token": "",
-            "trigger_id": f"chat.{next(self._ts)}",
+            # unique per line: Slack's trigger id is what repeated submissions are known by
+            "trigger_id": f"chat.{uuid.uuid4().hex}",
         }
 
     def command(self, text: str) -> None:

@@ -346,5 +346,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # `python -m crm.cli`: commands register on crm.cli, not __main__
+    from crm.cli import main as _main
+
+    sys.exit(_main())
