@@ -12,13 +12,16 @@ them honour ``SLACK_API_URL`` and carry the gateway's retry handlers:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import time
+from collections.abc import Iterator
 
 from slack_bolt import App, BoltRequest, BoltResponse
 from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackClientError
 
 from bot import background, command_runner, gateway, home_refresh
 from bot.context import crm_context
@@ -26,7 +29,7 @@ from bot.errors import handle_error, new_request_id
 from bot.installations import PeeweeInstallationStore, PeeweeOAuthStateStore
 from bot.listeners import register_all
 from bot.listeners.commands.crm import abandon_command, run_command
-from crm.config import Settings
+from crm.config import Settings, Unreachable
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +45,9 @@ BOT_SCOPES = (
     "files:write",
 )
 INSTALL_PATH = "/slack/install"
+# seconds a Web API call (connect and answer) may take: an unreachable Slack is said at start
+# within this (times slack-sdk's two connection retries), not after minutes of silence
+WEB_TIMEOUT = 10
 REDIRECT_PATH = "/slack/oauth_redirect"
 
 
@@ -58,10 +64,23 @@ class CRMApp(App):
             background.release_connection()
 
 
+@contextlib.contextmanager
+def _quiet(logger: str) -> Iterator[None]:
+    """Start-up only (nothing else runs yet): ``logger`` says nothing below CRITICAL."""
+    log_ = logging.getLogger(logger)
+    level = log_.level
+    log_.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        log_.setLevel(level)
+
+
 def web_client(settings: Settings, token: str | None = None) -> WebClient:
     return WebClient(
         token=token,
         base_url=settings.slack_api_url,
+        timeout=WEB_TIMEOUT,
         retry_handlers=gateway.retry_handlers(max_rate_limit_wait=gateway.WEB_MAX_RATE_LIMIT_WAIT),
     )
 
@@ -103,7 +122,16 @@ def build_app(settings: Settings, *, register: bool = True) -> App:
         "listener_executor": background.executor(),
     }
     if settings.slack_bot_token:
-        app: App = CRMApp(client=web_client(settings, settings.slack_bot_token), **common)
+        # Bolt checks the token with auth.test here, the first call to Slack; its retries are
+        # not logged one by one: a Slack that does not answer is one line (Unreachable)
+        try:
+            with _quiet("slack_sdk.web.base_client"):
+                app: App = CRMApp(client=web_client(settings, settings.slack_bot_token), **common)
+        except (SlackClientError, OSError) as exc:
+            reason = getattr(exc, "reason", None) or exc
+            raise Unreachable(
+                "Slack Web API", "SLACK_API_URL", settings.slack_api_url, reason
+            ) from None
     else:
         app = CRMApp(client=web_client(settings), oauth_settings=oauth_settings(settings), **common)
     return assemble(app, settings, register=register)

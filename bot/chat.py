@@ -23,8 +23,8 @@ import itertools
 import json
 import sys
 import tempfile
-import uuid
 import threading
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO

@@ -11,13 +11,13 @@ import sys
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 
-from peewee import DatabaseError
+from peewee import DatabaseError, OperationalError
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
 from crm.actors import Actor
-from crm.config import ConfigError, load_settings
+from crm.config import ConfigError, Unreachable, load_settings
 from crm.db import open_database
 from crm.errors import CRMError, NotFound, ValidationError
 from crm.models import Company
@@ -44,9 +44,17 @@ def command(
 
 def connect() -> None:
     """Open the configured database for a CLI command (config errors are one line)."""
-    settings = load_settings()
-    db = open_database(settings.database_url)
-    db.connect(reuse_if_open=True)
+    connect_database(load_settings().database_url)
+
+
+def connect_database(url: str) -> None:
+    """Bind and connect, or say in one line that the database does not answer (within the
+    driver's connect timeout, :func:`crm.db.open_database`)."""
+    db = open_database(url)
+    try:
+        db.connect(reuse_if_open=True)
+    except OperationalError as exc:
+        raise Unreachable("database", "DATABASE_URL", url, exc) from None
 
 
 @command("migrate", "apply pending database migrations")
@@ -329,6 +337,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.handler(args) or 0
+    except Unreachable as exc:
+        err_console.print(f"[red]error:[/red] {exc}", highlight=False)
+        return 2
     except ConfigError as exc:
         err_console.print(f"[red]configuration:[/red] {exc}", highlight=False)
         return 2

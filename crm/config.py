@@ -35,6 +35,26 @@ class ConfigError(Exception):
     """One line naming the variable, shown to the operator as is."""
 
 
+class Unreachable(ConfigError):
+    """A service a setting points at does not answer at start-up: one line naming the service
+    and its variable (the process exits 2 rather than start half-working)."""
+
+    def __init__(self, service: str, variable: str, url: str, reason: object) -> None:
+        first = (
+            str(reason).strip().splitlines()[0] if str(reason).strip() else type(reason).__name__
+        )
+        super().__init__(f"{service} unreachable at {variable}={redact(url)}: {first}")
+
+
+def redact(url: str) -> str:
+    """``url`` without its password, fit for a log line or a terminal."""
+    parsed = urlparse(url)
+    if not parsed.password:
+        return url
+    netloc = parsed.netloc.replace(f":{parsed.password}@", ":***@", 1)
+    return parsed._replace(netloc=netloc).geturl()
+
+
 CURRENCY_CODES = frozenset(
     [
         "AED",

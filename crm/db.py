@@ -55,7 +55,8 @@ def open_database(url: str) -> Database:
         kwargs.update(pragmas=SQLITE_PRAGMAS, timeout=15, lock_type="IMMEDIATE")
     elif scheme in ("postgres", "postgresql"):
         url = url.replace(f"{scheme}://", "postgresql+pool://", 1)
-        kwargs.update(max_connections=32, stale_timeout=300, timeout=10)
+        # connect_timeout: a database that does not answer is said within seconds, not minutes
+        kwargs.update(max_connections=32, stale_timeout=300, timeout=10, connect_timeout=5)
     db = connect_url(url, autorollback=False, **kwargs)
     db.prepared_statements = isinstance(db, PostgresqlDatabase) and prepared
     database.initialize(db)

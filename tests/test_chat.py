@@ -11,7 +11,6 @@ import subprocess
 import sys
 import time
 from decimal import Decimal
-
 from typing import TYPE_CHECKING
 
 from crm.demo import load_demo

@@ -37,7 +37,7 @@ from dramatiq.middleware import (
 from dramatiq.rate_limits.backend import RateLimiterBackend
 from dramatiq.rate_limits.backends import RedisBackend, StubBackend
 
-from crm.config import Settings, load_settings
+from crm.config import Settings, Unreachable, load_settings
 from workers.middleware import (
     CompanyContext,
     DatabasePerMessage,
@@ -150,6 +150,18 @@ def setup(new_settings: Settings | None = None) -> dramatiq.Broker:
     """(Re)build the broker from settings (the environment by default) and install it."""
     new_settings = new_settings or load_settings()
     return install(*build(new_settings), new_settings)
+
+
+def require_redis(settings: Settings) -> None:
+    """A process that cannot work without Redis (``crm scheduler``, ``crm jobs``) checks it
+    once at start: one line naming it and ``REDIS_URL`` when it does not answer, within the
+    client's 5 s connect timeout, instead of a traceback or a silent wait."""
+    if _client is None:
+        return
+    try:
+        _client.ping()
+    except redis.RedisError as exc:
+        raise Unreachable("Redis", "REDIS_URL", settings.redis_url or "", exc) from None
 
 
 def rate_limiter_backend() -> RateLimiterBackend:

@@ -49,6 +49,7 @@ def _scheduler(args: argparse.Namespace) -> int:
 
     configure_logging()
     broker = brokers.setup(settings)
+    brokers.require_redis(settings)
     scheduler = Scheduler(broker, lease_for(settings, brokers.redis_client()), job_specs(settings))
 
     def stop(signum: int, frame: Any) -> None:
@@ -83,6 +84,7 @@ def _jobs(args: argparse.Namespace) -> int:
     from workers.jobs import failed_jobs, retry_jobs
 
     broker = brokers.setup(settings)
+    brokers.require_redis(settings)
     if args.jobs_command == "failed":
         if args.limit < 1:
             raise ConfigError(f"--limit {args.limit} must be at least 1")

@@ -21,8 +21,9 @@ from typing import Any
 import dramatiq
 from werkzeug.serving import make_server
 
+from crm.cli import connect_database
 from crm.config import Settings
-from crm.db import open_database
+from crm.db import database
 from crm.schema import migrate
 
 __all__ = ["serve"]
@@ -39,13 +40,20 @@ def serve(settings: Settings, *, host: str = "0.0.0.0", threads: int = 4) -> int
 
     configure_logging()
     settings.require_slack()
-    db = open_database(settings.database_url)
+    connect_database(settings.database_url)
+    db = database.obj
     with db.connection_context():
         applied = migrate(db)  # one command on a fresh machine: the schema comes along
     if applied:
         log.info("applied %d migration(s)", len(applied))
 
     broker = brokers.setup(settings)
+    brokers.require_redis(settings)
+    from bot.web import create_app
+
+    # the web app first: it checks the bot token with Slack, and a Slack that does not answer
+    # stops start-up before a worker claims a reminder or the scheduler fires
+    web_app = create_app(settings)
     worker = dramatiq.Worker(broker, worker_threads=threads)
     worker.start()
     scheduler = Scheduler(
@@ -53,9 +61,7 @@ def serve(settings: Settings, *, host: str = "0.0.0.0", threads: int = 4) -> int
     )
     scheduler.start()
 
-    from bot.web import create_app
-
-    server = make_server(host, settings.port, create_app(settings), threaded=True)
+    server = make_server(host, settings.port, web_app, threaded=True)
     mode = "Redis" if settings.redis_url else "in-process queue"
     log.info("serving on http://%s:%d (%s, %d worker threads)", host, settings.port, mode, threads)
 
