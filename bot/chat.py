@@ -11,7 +11,8 @@ What would go to Slack goes to the terminal instead: the app's Web API client is
 through :mod:`bot.blocks.text`; ``response_url`` answers come through a ``respond`` of our
 own. Buttons become numbered choices: typing the number sends the ``block_actions`` Slack
 would send, to the same action listener. Reminders and digests that fall due for this member
-while the session is open are printed too (:mod:`bot.chat_jobs`).
+while the session is open are printed too (:mod:`bot.chat_jobs`, every
+``CRM_SCAN_INTERVAL`` seconds).
 
 Jobs run inline (:func:`bot.background.run_inline`), so a command's whole answer is printed
 before the next line is read; that works the same from a pipe and from a terminal.
@@ -37,6 +38,7 @@ from slack_sdk.web import SlackResponse
 from bot import background, command_runner, home_refresh
 from bot.app import CRMApp, assemble
 from bot.blocks.text import Choice, Rendered, render_message, render_view
+from bot.chat_jobs import MemberJobs
 from bot.listeners.commands.crm import CommandJob, abandon_command, run_command
 from crm.config import Settings
 from crm.models import Company, Member
@@ -60,7 +62,8 @@ class Terminal:
         self.out = out
         self.names = names
         self.choices: list[tuple[Choice, dict[str, Any]]] = []  # (choice, message it sits on)
-        self._turn: list[tuple[Choice, dict[str, Any]]] = []
+        self._turn: list[tuple[Choice, dict[str, Any]]] | None = None  # None: between lines
+        self._fresh = True  # the next message between lines starts its numbers at 1
         self._lock = threading.Lock()
 
     def new_turn(self) -> None:
@@ -71,13 +74,23 @@ class Terminal:
         with self._lock:
             if self._turn:
                 self.choices = self._turn
+            self._turn = None
+            self._fresh = True
 
     def show(self, rendered: Rendered, where: dict[str, Any], heading: str = "") -> None:
+        """Print a message; its choices are numbered on from the earlier ones of the same
+        answer, or of the messages that arrived on their own since the last line (reminders)."""
         with self._lock:
-            number = itertools.count(len(self._turn) + 1)
+            if self._turn is None:  # between lines: these choices are pickable at once
+                if self._fresh:
+                    self.choices, self._fresh = [], False
+                turn = self.choices
+            else:
+                turn = self._turn
+            number = itertools.count(len(turn) + 1)
             numbers = {id(c): next(number) for c in rendered.choices}
             lines = [_renumber(line, rendered.choices, numbers) for line in rendered.lines]
-            self._turn += [(c, where) for c in rendered.choices]
+            turn += [(c, where) for c in rendered.choices]
             text = "\n".join(line for line in lines if line is not None)
             if heading:
                 text = f"{heading}\n{text}"
@@ -383,4 +396,9 @@ def run(
     settings: Settings, member: Member, *, stdin: TextIO = sys.stdin, out: TextIO = sys.stdout
 ) -> int:
     session = ChatSession(settings, member, out)
-    return session.loop(stdin, interactive=stdin.isatty())
+    jobs = MemberJobs(session, settings.scan_interval)
+    jobs.start()
+    try:
+        return session.loop(stdin, interactive=stdin.isatty())
+    finally:
+        jobs.stop()

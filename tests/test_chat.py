@@ -10,8 +10,11 @@ import select
 import subprocess
 import sys
 import time
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
+
+import time_machine
 
 from crm.demo import load_demo
 from crm.models import FollowUp, Lead
@@ -27,6 +30,7 @@ def chat_env(db: TestDB) -> dict[str, str]:
     for name in ("REDIS_URL", "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN"):
         env.pop(name, None)
     env["SLACK_API_URL"] = "http://127.0.0.1:9/api/"  # a closed port: any call to Slack fails
+    env["CRM_SCAN_INTERVAL"] = "3600"  # no reminder scan mid-conversation (tested on its own)
     return env
 
 
@@ -69,9 +73,10 @@ def test_a_conversation_through_stdin(db: TestDB) -> None:
     offered = said['lead add "Jane Doe" email=jane@acme.com']
     assert "[1] Use L" in offered and "[2] Create anyway" in offered
     assert re.search(r"Created \*L\d+\* Jane Doe", said["2"])
-    assert 'value: "12x" is not an amount; try value=12000 or value=12k' in said[
-        'lead add "Kim Lee" value=12x'
-    ]
+    assert (
+        'value: "12x" is not an amount; try value=12000 or value=12k'
+        in said['lead add "Kim Lee" value=12x']
+    )
     assert "there is no choice 7" in said["7"]
     pipeline = said["pipeline"]
     assert "Chanda Phiri's pipeline" in pipeline and "*Total*" in pipeline
@@ -141,3 +146,41 @@ def test_an_unknown_member_is_one_line_and_exit_2(db: TestDB) -> None:
     assert out.returncode == 2
     assert out.stderr.strip().startswith("error: no member 'UNOBODY' in TDEMO")
     assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_reminders_due_during_the_session_are_printed_and_clickable(
+    db: TestDB, monkeypatch
+) -> None:
+    """In-process, at a controlled time: the session's scan prints this member's due
+    reminders (numbered buttons), records them sent (once per occasion), and Done works."""
+    import io
+
+    from bot import background, command_runner
+    from bot.chat import ChatSession
+    from bot.chat_jobs import MemberJobs
+    from crm.config import load_settings
+    from crm.models import Member
+
+    # the session makes jobs run inline and wires the runner: put them back afterwards
+    monkeypatch.setattr(background, "_executor", background._executor)
+    monkeypatch.setattr(command_runner, "_runner", command_runner._runner)
+    at = datetime(2026, 12, 7, 10, 0)  # a Monday, 12:00 in Lusaka
+    with time_machine.travel(at - timedelta(hours=1), tick=False):
+        load_demo()
+    rep = Member.get(Member.slack_user_id == "UDEMOREP1")
+    out = io.StringIO()
+    with time_machine.travel(at, tick=False):
+        session = ChatSession(load_settings({"DATABASE_URL": db.url}), rep, out)
+        jobs = MemberJobs(session, interval=3600)
+        sent = jobs.tick()
+        text = out.getvalue()
+        due = list(
+            FollowUp.select().where(FollowUp.assigned_to == rep.id, FollowUp.last_reminded_at == at)
+        )
+        assert sent >= 1 and len(due) >= 1, text
+        assert f"F{due[0].id}" in text and "[1] Done" in text
+        assert jobs.tick() == 0  # the same occasion is never sent twice
+        first = int(re.search(r"\*F(\d+)\*", text).group(1))
+        session.handle("1")
+    assert FollowUp.get_by_id(first).completed_at is not None, out.getvalue()
+    assert re.search(rf"F{first}\* ~.*~ done by @Chanda Phiri", out.getvalue())
