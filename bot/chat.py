@@ -368,14 +368,18 @@ class ChatSession:
         self.terminal.say(
             f"You are {self.member.name} ({self.member.role}) in {self.company.team_id}.\n"
         )
+        if interactive:
+            import readline  # noqa: F401  (line editing and history for input())
         while True:
             if interactive:
-                self.terminal.out.write(PROMPT)
-                self.terminal.out.flush()
-            line = lines.readline()
-            if not line:
-                break
-            if not interactive:
+                try:
+                    line = input(PROMPT) + "\n"
+                except EOFError:
+                    break
+            else:
+                line = lines.readline()
+                if not line:
+                    break
                 self.terminal.say(PROMPT + line.rstrip())
             if not self.handle(line):
                 break

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
+from datetime import time
+from pathlib import Path
 
 import pytest
 
@@ -33,6 +36,12 @@ def test_defaults():
         ({"CRM_DEFAULT_CURRENCY": "DOGE"}, "CRM_DEFAULT_CURRENCY"),
         ({"SLACK_BOT_TOKEN": "xoxp-user-token"}, "SLACK_BOT_TOKEN"),
         ({"SLACK_APP_TOKEN": "xoxb-1"}, "SLACK_APP_TOKEN"),
+        ({"WEB_CONCURRENCY": "0"}, "WEB_CONCURRENCY"),
+        ({"CRM_HANDLER_THREADS": "0"}, "CRM_HANDLER_THREADS"),
+        ({"CRM_PROMETHEUS": "maybe"}, "CRM_PROMETHEUS"),
+        ({"CRM_NIGHTLY_AT": "25:99"}, "CRM_NIGHTLY_AT"),
+        ({"CRM_SCAN_INTERVAL": "inf"}, "CRM_SCAN_INTERVAL"),
+        ({"CRM_HOME_REFRESH_INTERVAL": "-1"}, "CRM_HOME_REFRESH_INTERVAL"),
     ],
 )
 def test_malformed_values_are_named(env, named):
@@ -73,3 +82,32 @@ def test_cli_prints_one_line_without_traceback(tmp_path):
     assert out.returncode == 2
     assert "DATABASE_URL" in out.stderr and "Traceback" not in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_every_setting_is_typed() -> None:
+    s = load_settings(
+        {
+            "CRM_NIGHTLY_AT": "03:15",
+            "CRM_PROMETHEUS": "yes",
+            "CRM_HANDLER_NICENESS": "5",
+            "CRM_REMINDER_BATCH": "7",
+            "CRM_SLACK_MAX_WAIT": "0",
+            "PORT": "4000",
+        }
+    )
+    assert s.nightly_at == time(3, 15) and s.prometheus is True
+    assert (s.handler_niceness, s.reminder_batch, s.slack_max_wait) == (5, 7, 0.0)
+    assert s.public_url == "http://localhost:4000"  # derived from PORT when unset
+    assert load_settings({}).handler_niceness == "idle"
+
+
+def test_nothing_reads_the_environment_but_crm_config() -> None:
+    """One Settings object: no ad-hoc ``os.environ`` reads in the product's code."""
+    root = Path(__file__).resolve().parents[1]
+    readers = [
+        str(path.relative_to(root))
+        for package in ("crm", "bot", "workers")
+        for path in (root / package).rglob("*.py")
+        if re.search(r"os\.environ|getenv\(|\.extra\.get\(", path.read_text())
+    ]
+    assert readers == ["crm/config.py"]
