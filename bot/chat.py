@@ -77,9 +77,15 @@ class Terminal:
             self._turn = None
             self._fresh = True
 
-    def show(self, rendered: Rendered, where: dict[str, Any], heading: str = "") -> None:
+    def show(
+        self,
+        render: Callable[[int], Rendered],
+        where: dict[str, Any],
+        heading: str = "",
+    ) -> None:
         """Print a message; its choices are numbered on from the earlier ones of the same
-        answer, or of the messages that arrived on their own since the last line (reminders)."""
+        answer, or of the messages that arrived on their own since the last line (reminders).
+        ``render(first)`` draws it with its first choice numbered ``first``."""
         with self._lock:
             if self._turn is None:  # between lines: these choices are pickable at once
                 if self._fresh:
@@ -87,11 +93,9 @@ class Terminal:
                 turn = self.choices
             else:
                 turn = self._turn
-            number = itertools.count(len(turn) + 1)
-            numbers = {id(c): next(number) for c in rendered.choices}
-            lines = [_renumber(line, rendered.choices, numbers) for line in rendered.lines]
+            rendered = render(len(turn) + 1)
             turn += [(c, where) for c in rendered.choices]
-            text = "\n".join(line for line in lines if line is not None)
+            text = "\n".join(rendered.lines)
             if heading:
                 text = f"{heading}\n{text}"
             self.out.write(text.rstrip() + "\n\n")
@@ -101,13 +105,6 @@ class Terminal:
         with self._lock:
             self.out.write(text.rstrip() + "\n")
             self.out.flush()
-
-
-def _renumber(line: str, choices: list[Choice], numbers: dict[int, int]) -> str:
-    """The renderer numbers each message from 1; within one answer numbers run on."""
-    for i, choice in reversed(list(enumerate(choices, 1))):
-        line = line.replace(f"[{i}] {choice.label}", f"[{numbers[id(choice)]}] {choice.label}")
-    return line
 
 
 class LocalClient(WebClient):
@@ -232,7 +229,7 @@ class ChatSession:
             return {"channel": channel, "ts": ts, "message": {"ts": ts}}
         if method in ("views.open", "views.push", "views.update"):
             view = _decode(args.get("view"))
-            self.terminal.show(render_view(view, self.name_of), {}, "")
+            self.terminal.show(lambda first: render_view(view, self.name_of, first), {})
             self.terminal.say(
                 "(forms need Slack; in the terminal type the command instead, e.g. "
                 '`lead add "Name" email=...`)\n'
@@ -277,8 +274,11 @@ class ChatSession:
         return {"files": [{"id": "FCHAT", "name": path.name}]}
 
     def show(self, message: dict[str, Any], where: dict[str, Any], heading: str = "") -> None:
-        rendered = render_message(message, self.name_of)
-        self.terminal.show(rendered, {**where, "blocks": message.get("blocks") or []}, heading)
+        self.terminal.show(
+            lambda first: render_message(message, self.name_of, first),
+            {**where, "blocks": message.get("blocks") or []},
+            heading,
+        )
 
     # --- what the member types -------------------------------------------------------------------
 

@@ -35,6 +35,11 @@ class Choice:
 class Rendered:
     lines: list[str] = field(default_factory=list)
     choices: list[Choice] = field(default_factory=list)
+    first: int = 1  # the number of the first choice (an answer's messages number on)
+
+    def number(self) -> int:
+        """The number of the choice appended last."""
+        return self.first + len(self.choices) - 1
 
 
 _MENTION = re.compile(r"<([@#!])([^>|]+)(?:\|([^>]*))?>")
@@ -84,7 +89,7 @@ def _element(element: Block, block_id: str | None, out: Rendered, names: Names) 
         label = _text(element.get("text"), names)
         url = element.get("url")
         out.choices.append(Choice(label, {**action, "value": element.get("value", "")}, url))
-        shown = f"[{len(out.choices)}] {label}"
+        shown = f"[{out.number()}] {label}"
         return f"{shown} ({url})" if url else shown
     if kind == "overflow":
         shown = []
@@ -92,7 +97,7 @@ def _element(element: Block, block_id: str | None, out: Rendered, names: Names) 
             label = _text(option.get("text"), names)
             picked = {**action, "selected_option": option}
             out.choices.append(Choice(label, picked, option.get("url")))
-            shown.append(f"[{len(out.choices)}] {label}")
+            shown.append(f"[{out.number()}] {label}")
         return "  ".join(shown)
     if kind in ("static_select", "external_select", "users_select", "conversations_select"):
         placeholder = _text(element.get("placeholder"), names) or "a choice"
@@ -100,9 +105,11 @@ def _element(element: Block, block_id: str | None, out: Rendered, names: Names) 
     return None
 
 
-def render_blocks(blocks: Iterable[Block], names: Names = lambda uid: uid) -> Rendered:
-    """Lines and numbered choices for a message's (or a Home tab's) blocks."""
-    out = Rendered()
+def render_blocks(
+    blocks: Iterable[Block], names: Names = lambda uid: uid, first: int = 1
+) -> Rendered:
+    """Lines and numbered choices (from ``first``) for a message's (or a Home tab's) blocks."""
+    out = Rendered(first=first)
     for block in blocks:
         kind = block.get("type")
         block_id = block.get("block_id")
@@ -150,17 +157,19 @@ def _rich_text(block: Block) -> str:
     return walk(block)
 
 
-def render_message(message: dict[str, Any], names: Names = lambda uid: uid) -> Rendered:
+def render_message(
+    message: dict[str, Any], names: Names = lambda uid: uid, first: int = 1
+) -> Rendered:
     """A ``chat.postMessage``/``response_url`` payload: its blocks, else its text."""
     blocks = message.get("blocks") or []
     if blocks:
-        return render_blocks(blocks, names)
+        return render_blocks(blocks, names, first)
     return Rendered(lines=mrkdwn_to_text(str(message.get("text") or ""), names).splitlines())
 
 
-def render_view(view: dict[str, Any], names: Names = lambda uid: uid) -> Rendered:
+def render_view(view: dict[str, Any], names: Names = lambda uid: uid, first: int = 1) -> Rendered:
     """A modal: its title, then its blocks (the inputs as blanks)."""
     title = _text(view.get("title"), names)
-    body = render_blocks(view.get("blocks") or [], names)
+    body = render_blocks(view.get("blocks") or [], names, first)
     body.lines[:0] = [f"« {title} » (a form in Slack)"]
     return body
