@@ -116,3 +116,23 @@ def test_gunicorn_refuses_a_malformed_setting_by_name(tmp_path: Path) -> None:
     assert out.returncode != 0
     assert "WEB_THREADS='lots' must be a whole number of at least 1" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_the_worker_refuses_a_malformed_setting_by_name(tmp_path: Path) -> None:
+    """The Procfile's worker line (Dramatiq's CLI) stops at once with the variable named."""
+    dramatiq = str(Path(sys.executable).parent / "dramatiq")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "CRM_", "REDIS_"))}
+    env["CRM_REMINDER_BATCH"] = "0"
+    out = subprocess.run(
+        [dramatiq, "workers.actors", "--processes", "1", "--threads", "1"],
+        env=env,
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 2
+    assert "configuration: CRM_REMINDER_BATCH='0' must be a whole number of at least 1" in (
+        out.stderr
+    )
+    assert "Traceback" not in out.stderr

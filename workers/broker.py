@@ -18,6 +18,7 @@ what makes ``dramatiq workers.actors`` find the right broker.
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any
 
 import dramatiq
@@ -37,7 +38,7 @@ from dramatiq.middleware import (
 from dramatiq.rate_limits.backend import RateLimiterBackend
 from dramatiq.rate_limits.backends import RedisBackend, StubBackend
 
-from crm.config import Settings, Unreachable, load_settings
+from crm.config import ConfigError, Settings, Unreachable, load_settings
 from workers.middleware import (
     CompanyContext,
     DatabasePerMessage,
@@ -173,4 +174,8 @@ def redis_client() -> redis.Redis | None:
     return _client
 
 
-setup()
+try:
+    setup()
+except ConfigError as exc:  # `dramatiq workers.actors` imports this: one line, not a traceback
+    print(f"configuration: {exc}", file=sys.stderr)
+    raise SystemExit(2) from None
