@@ -17,6 +17,7 @@ def test_mrkdwn_reads_as_slack_shows_it() -> None:
         "due Nov 14 <soon>"
     )
     assert mrkdwn_to_text("<!here> look") == "@here look"
+    assert mrkdwn_to_text(":white_check_mark: done at 10:30:15") == "✅ done at 10:30:15"
 
 
 def test_buttons_and_overflow_options_are_numbered_choices() -> None:

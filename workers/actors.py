@@ -23,4 +23,3 @@ __all__ = [
     "send_reminders",
     "send_weekly_digest",
 ]
-

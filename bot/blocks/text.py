@@ -4,7 +4,7 @@ A message becomes lines of text; each interactive element that a member could cl
 (a button, an overflow menu's option) becomes a numbered :class:`Choice` that remembers what
 Slack would send back (action id, value, block id), so the chat can run the same action
 listener when the member types its number. Mentions and links are shown the way Slack shows
-them (``@Name``, ``label (url)``); the rest of mrkdwn (``*bold*``, ``_italic_``) reads well as
+them (``@Name``, ``label (url)``), emoji codes as emoji (``:white_check_mark:`` → ✅); the rest of mrkdwn (``*bold*``, ``_italic_``) reads well as
 it is and is left alone.
 
 Why our own: Slack publishes no Block Kit-to-text renderer, and the blocks this app builds
@@ -17,6 +17,8 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
+
+import emoji
 
 Block = dict[str, Any]
 Names = Callable[[str], str]  # Slack user id -> display name
@@ -67,6 +69,7 @@ def mrkdwn_to_text(text: str, names: Names = lambda uid: uid) -> str:
 
     text = _LINK.sub(link, text)
     text = _MENTION.sub(mention, text)
+    text = emoji.emojize(text, language="alias")  # Slack's :shortcodes: are GitHub's aliases
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
