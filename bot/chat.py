@@ -58,9 +58,8 @@ class Terminal:
     """Where the bot's messages go: numbered choices carry on across one answer, and the
     latest answer's choices are what a typed number picks."""
 
-    def __init__(self, out: TextIO, names: Callable[[str], str]) -> None:
+    def __init__(self, out: TextIO) -> None:
         self.out = out
-        self.names = names
         self.choices: list[tuple[Choice, dict[str, Any]]] = []  # (choice, message it sits on)
         self._turn: list[tuple[Choice, dict[str, Any]]] | None = None  # None: between lines
         self._fresh = True  # the next message between lines starts its numbers at 1
@@ -152,7 +151,7 @@ class ChatSession:
         self.member = member
         self.company: Company = member.company
         self.dm = f"D{member.slack_user_id}"
-        self.terminal = Terminal(out, self.name_of)
+        self.terminal = Terminal(out)
         self.client = LocalClient(self)
         self._ts = itertools.count(1)
         self.files = Path(tempfile.mkdtemp(prefix="crm-chat-"))

@@ -12,12 +12,14 @@ import sys
 import time
 from datetime import datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import time_machine
 
 from crm.demo import load_demo
 from crm.models import FollowUp, Lead
+from tests.slack_fake import FakeSlack
 
 if TYPE_CHECKING:
     from tests.conftest import TestDB
@@ -34,11 +36,16 @@ def chat_env(db: TestDB) -> dict[str, str]:
     return env
 
 
-def chat(db: TestDB, lines: list[str], *args: str) -> subprocess.CompletedProcess[str]:
+def chat(
+    db: TestDB, lines: list[str], *args: str, slack_api_url: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = chat_env(db)
+    if slack_api_url:
+        env["SLACK_API_URL"] = slack_api_url
     return subprocess.run(
         [sys.executable, "-m", "crm.cli", "chat", *args],
         input="".join(f"{line}\n" for line in lines),
-        env=chat_env(db),
+        env=env,
         capture_output=True,
         text=True,
         timeout=TIMEOUT,
@@ -53,18 +60,21 @@ def answers(stdout: str) -> dict[str, str]:
 
 def test_a_conversation_through_stdin(db: TestDB) -> None:
     load_demo()
-    out = chat(
-        db,
-        [
-            '/crm lead add "Jane Doe" email=jane@acme.com value=50k',
-            'lead add "Jane Doe" email=jane@acme.com',  # a likely duplicate: two buttons
-            "2",  # "Create anyway", picked by its number
-            'lead add "Kim Lee" value=12x',
-            "7",
-            "pipeline",
-            "quit",
-        ],
-    )
+    with FakeSlack() as slack:  # listening, so that a call to Slack would be seen
+        out = chat(
+            db,
+            [
+                '/crm lead add "Jane Doe" email=jane@acme.com value=50k',
+                'lead add "Jane Doe" email=jane@acme.com',  # a likely duplicate: two buttons
+                "2",  # "Create anyway", picked by its number
+                'lead add "Kim Lee" value=12x',
+                "7",
+                "pipeline",
+                "quit",
+            ],
+            slack_api_url=slack.api_url,
+        )
+    assert slack.calls == [], "crm chat needs no Slack and no network"
     assert out.returncode == 0, out.stderr
     said = answers(out.stdout)
     assert "You are Chanda Phiri (rep) in TDEMO" in out.stdout
@@ -81,7 +91,8 @@ def test_a_conversation_through_stdin(db: TestDB) -> None:
     pipeline = said["pipeline"]
     assert "Chanda Phiri's pipeline" in pipeline and "*Total*" in pipeline
     assert re.search(r"K[\d,]+ weighted", pipeline) and "[1] Share in channel" in pipeline
-    assert "chart saved to " in pipeline
+    chart = re.search(r"chart saved to (\S+)\)", pipeline)
+    assert chart and Path(chart.group(1)).read_bytes().startswith(b"\x89PNG")
     assert "Traceback" not in out.stdout + out.stderr
 
     janes = list(Lead.select().where(Lead.name == "Jane Doe").order_by(Lead.id))
