@@ -19,6 +19,7 @@ import threading
 from datetime import datetime
 from typing import Any
 
+from bot import background
 from bot.blocks.followups import (
     daily_digest_blocks,
     daily_digest_text,
@@ -27,7 +28,6 @@ from bot.blocks.followups import (
 )
 from crm import digests, reminders
 from crm.clock import utcnow
-from crm.db import database
 from crm.followups import mark_overdue
 from crm.tenancy import ref_label
 
@@ -57,8 +57,7 @@ class MemberJobs:
             except Exception:  # a failed scan is retried by the next one
                 log.exception("chat: reminder scan failed")
             finally:
-                if not database.is_closed():
-                    database.close()
+                background.release_connection()
 
     def tick(self, now: datetime | None = None) -> int:
         """Print what is due for this member at ``now``; returns how many messages."""
