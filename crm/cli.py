@@ -329,7 +329,7 @@ def _load_command_modules() -> None:
 
 
 # Modules whose import registers more commands (tokens, import/export, demo, serve, ...).
-COMMAND_MODULES: list[str] = ["workers.cli", "bot.cli"]
+COMMAND_MODULES: list[str] = ["workers.cli", "bot.cli", "crm.insight.cli"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

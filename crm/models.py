@@ -430,6 +430,63 @@ class CustomerMetric(TenantModel):
         indexes = ((("company", "tier"), False),)
 
 
+# --- insight (SPEC 13) ---------------------------------------------------------------------
+
+INSIGHT_KINDS = ("clv", "lead_score")
+
+
+class InsightFit(TenantModel):
+    """One fitted model of a company: the latest row of a kind is the one in use. Kept with
+    its data size and date so a card can say how fresh the figures are; ``params`` is None
+    when there was not enough history (``needed`` says how much)."""
+
+    kind = CharField(max_length=16)  # clv | lead_score
+    fitted_at = DateTimeField(default=utcnow)
+    data_until = DateField(null=True)  # calibration end (clv)
+    sample_size = IntegerField(default=0)  # customers (clv) or closed leads (lead_score)
+    informative = IntegerField(default=0)  # customers with a repeat purchase / leads won
+    needed = IntegerField(default=0)
+    params = JSONField(null=True)
+    log_likelihood = FloatField(null=True)
+
+    class Meta:
+        table_name = "cms_insight_fits"
+        indexes = ((("company", "kind", "fitted_at"), False),)
+
+
+class CustomerPrediction(TenantModel):
+    """Per customer, the figures of the company's latest lifetime-value fit, refreshed nightly
+    (P(alive) falls as time passes even without a refit). ``below_half_at``: when P(alive)
+    last crossed below 50%, for the weekly digest."""
+
+    customer = ForeignKeyField(Customer, unique=True, on_delete="CASCADE")
+    fit = ForeignKeyField(InsightFit, on_delete="CASCADE")
+    repeat_purchases = IntegerField(default=0)
+    p_alive = FloatField()
+    expected_purchases = FloatField()  # in the next 90 days
+    predicted_clv = MoneyField()  # next 12 months, discounted monthly
+    below_half_at = DateTimeField(null=True)
+    computed_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "cms_customer_predictions"
+        indexes = ((("company", "p_alive"), False),)
+
+
+class LeadScore(TenantModel):
+    """A lead's win probability (0-100) under the company's latest lead-score model, with the
+    fields that pushed it most; stored so lead lists can sort by it."""
+
+    lead = ForeignKeyField(Lead, unique=True, on_delete="CASCADE")
+    score = IntegerField()
+    reasons = JSONField(default=list)
+    computed_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "cms_lead_scores"
+        indexes = ((("company", "score"), False),)
+
+
 # --- audit, tokens, idempotency, Slack ------------------------------------------------------
 
 
@@ -522,6 +579,9 @@ ALL_MODELS: tuple[type[BaseModel], ...] = (
     CampaignRecipient,
     CampaignEvent,
     CustomerMetric,
+    InsightFit,
+    CustomerPrediction,
+    LeadScore,
     ApiToken,
     AuditLog,
     IdempotencyKey,

@@ -1,0 +1,69 @@
+"""The CDNOW sample as the product's own CSV files, for the insight tests and benchmark.
+
+The published figures (Fader, Hardie & Lee 2005) treat a customer's purchases of one day as
+one transaction; the product does the same when it summarises orders, so the rows go in as
+they are. Eight sample customers made a single purchase of $0.00, which the order rules
+refuse (an order must be worth more than 0): they go in at $0.01 so that they still count as
+the one-time buyers they are. Their value never reaches a figure: spend is modelled from repeat
+purchases only, and they have none.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+CDNOW_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "cdnow"
+if not CDNOW_DIR.exists():  # the worktrees live beside the shared folder
+    CDNOW_DIR = Path("/work/shared/data/cdnow")
+SAMPLE = CDNOW_DIR / "CDNOW_sample.txt"
+MASTER = CDNOW_DIR / "CDNOW_master.txt"
+
+
+@dataclass(frozen=True)
+class Line:
+    customer: int
+    day: date
+    dollars: str
+
+
+def read_cdnow(path: Path) -> Iterator[Line]:
+    """Both layouts: the sample has master and sample ids, the master a header and CRLFs."""
+    with path.open() as handle:
+        for raw in handle:
+            cells = raw.split()
+            if not cells or not cells[0].isdigit():
+                continue
+            if path.name == SAMPLE.name:
+                _, customer, stamp, _, dollars = cells
+            else:
+                customer, stamp, _, dollars = cells
+            yield Line(
+                int(customer), date(int(stamp[:4]), int(stamp[4:6]), int(stamp[6:])), dollars
+            )
+
+
+def email(customer: int) -> str:
+    return f"cdnow{customer}@example.com"
+
+
+def write_csvs(path: Path, folder: Path) -> tuple[Path, Path]:
+    """customers.csv and orders.csv in the columns ``crm import`` reads."""
+    lines = list(read_cdnow(path))
+    customers = folder / "customers.csv"
+    orders = folder / "orders.csv"
+    with customers.open("w", newline="") as handle:
+        out = csv.writer(handle)
+        out.writerow(["name", "email"])
+        for customer in sorted({line.customer for line in lines}):
+            out.writerow([f"CDNOW customer {customer}", email(customer)])
+    with orders.open("w", newline="") as handle:
+        out = csv.writer(handle)
+        out.writerow(["customer", "amount", "date", "ref"])
+        for n, line in enumerate(lines):
+            amount = line.dollars if float(line.dollars) > 0 else "0.01"
+            out.writerow([email(line.customer), amount, line.day.isoformat(), f"cdnow-{n}"])
+    return customers, orders
