@@ -20,7 +20,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-__all__ = ["PNG_SIGNATURE", "StageBar", "compact_amount", "pipeline_chart"]
+__all__ = ["PNG_SIGNATURE", "StageBar", "calibration_chart", "compact_amount", "pipeline_chart"]
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 WIDTH_INCHES, HEIGHT_INCHES, DPI = 8.0, 4.5, 100  # 800×450: readable in Slack's preview
@@ -79,6 +79,38 @@ def pipeline_chart(bars: Sequence[StageBar], *, currency: str, title: str) -> by
         ax.set_ylim(0, max(totals + weighted) * 1.15)
         ax.legend(loc="upper right")
     ax.set_title(title)
+    ax.spines[["top", "right"]].set_visible(False)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", metadata={"Software": None})
+    return buffer.getvalue()
+
+
+def calibration_chart(
+    points: Sequence[tuple[float, float, int]], *, title: str, brier: float, base_brier: float
+) -> bytes:
+    """The lead score's calibration (SPEC 13): per decile of predicted win chance, the mean
+    prediction against the share actually won (marker size: leads), beside the diagonal a
+    perfectly calibrated score would follow."""
+    figure = Figure(figsize=(6.0, 5.0), dpi=DPI)
+    FigureCanvasAgg(figure)
+    ax = figure.add_subplot()
+    ax.plot([0, 100], [0, 100], linestyle="--", color="#999999", label="perfect calibration")
+    predicted = [p * 100 for p, _, _ in points]
+    observed = [o * 100 for _, o, _ in points]
+    sizes = [max(20, min(200, n * 2)) for _, _, n in points]
+    ax.plot(predicted, observed, color=TOTAL_COLOUR, linewidth=1)
+    ax.scatter(predicted, observed, s=sizes, color=TOTAL_COLOUR, label="deciles of score", zorder=3)
+    ax.set_xlim(0, 100)
+    ax.set_ylim(0, 100)
+    ax.set_xlabel("Predicted chance of winning (%)")
+    ax.set_ylabel("Leads actually won (%)")
+    ax.set_title(title)
+    ax.text(
+        0.02, 0.95, f"Brier {brier:.3f} (base rate {base_brier:.3f})",
+        transform=ax.transAxes, va="top", fontsize=9,
+    )  # fmt: skip
+    ax.legend(loc="lower right")
     ax.spines[["top", "right"]].set_visible(False)
     figure.tight_layout()
     buffer = io.BytesIO()

@@ -126,13 +126,13 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec(
         "lead",
         "list",
-        "/crm lead list [status] [mine|@user] [source=]",
-        "leads, most urgent first",
+        "/crm lead list [status] [mine|@user] [source=] [sort=score]",
+        "leads, most urgent first (sort=score: highest lead score first)",
         args=(
             Arg("status", required=False, choices=_LEAD_STATUSES),
             Arg("who", required=False, choices=_WHO, kinds=USER),
         ),
-        options=("source",),
+        options=("source", "sort"),
     ),
     CommandSpec(
         "lead",
@@ -273,6 +273,12 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "pipeline summary with a chart",
         args=(Arg("who", required=False, choices=_WHO, kinds=USER),),
         options=("period",),
+    ),
+    CommandSpec(
+        "insight",
+        "",
+        "/crm insight",
+        "lead-score calibration plot and how fresh the predictions are (managers)",
     ),
     # customers and orders
     CommandSpec(

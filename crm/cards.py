@@ -18,6 +18,9 @@ from crm.actors import Actor
 from crm.clock import utcnow
 from crm.communications import list_communications
 from crm.followups import OPEN_STATUSES
+from crm.insight.clv import customer_outlook
+from crm.insight.leadscore import OPEN as OPEN_LEAD_STATUSES
+from crm.insight.leadscore import explain_lead
 from crm.models import (
     Communication,
     Customer,
@@ -45,6 +48,8 @@ class Card:
     lead: Lead | None = None  # an opportunity's lead, or the lead a customer came from
     customer: Customer | None = None  # an opportunity's customer, or a converted lead's
     people: dict[int, str] = field(default_factory=dict)
+    # SPEC 13: a customer's CustomerOutlook or a lead's LeadExplanation (None: never fitted)
+    insight: Any = None
 
     @property
     def ref(self) -> str:
@@ -119,7 +124,8 @@ def lead_card(actor: Actor, lead_id: int) -> Card:
     lead = tenancy.fetch(Lead, actor, lead_id, "lead")
     customer = _customer_of_lead(actor, lead.id) if lead.converted_at else None
     opps = _opportunities(actor, Opportunity.lead == lead.id)
-    return _card(actor, "lead", lead, opportunities=opps, customer=customer)
+    insight = explain_lead(lead) if lead.status in OPEN_LEAD_STATUSES else None
+    return _card(actor, "lead", lead, opportunities=opps, customer=customer, insight=insight)
 
 
 def opportunity_card(actor: Actor, opp_id: int) -> Card:
@@ -143,7 +149,10 @@ def customer_card(actor: Actor, customer_id: int) -> Card:
     lead = None
     if customer.lead_id is not None:
         lead = Lead.get_or_none((Lead.company == actor.company_id) & (Lead.id == customer.lead_id))
-    return _card(actor, "customer", customer, opportunities=opps, metric=metric, lead=lead)
+    insight = customer_outlook(actor.company_id, customer.id)
+    return _card(
+        actor, "customer", customer, opportunities=opps, metric=metric, lead=lead, insight=insight
+    )
 
 
 def record_card(actor: Actor, entity_type: str, record_id: int) -> Card:

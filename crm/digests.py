@@ -29,6 +29,8 @@ from crm.db import database
 from crm.models import (
     OPEN_STAGES,
     Company,
+    Customer,
+    CustomerPrediction,
     FollowUp,
     IdempotencyKey,
     Member,
@@ -104,10 +106,17 @@ class WeeklyDigest:
     slipped: list[dict[str, object]] = field(default_factory=list)
     stale: list[dict[str, object]] = field(default_factory=list)
     overdue_by_rep: list[dict[str, object]] = field(default_factory=list)
+    slipping_customers: list[dict[str, object]] = field(default_factory=list)  # SPEC 13
 
     @property
     def empty(self) -> bool:
-        return not (self.stage_move_count or self.slipped or self.stale or self.overdue_by_rep)
+        return not (
+            self.stage_move_count
+            or self.slipped
+            or self.stale
+            or self.overdue_by_rep
+            or self.slipping_customers
+        )
 
 
 def _in_window(local: datetime) -> bool:
@@ -312,6 +321,21 @@ def weekly_digest(company_id: int, now: datetime) -> WeeklyDigest:
         .order_by(fn.COUNT(FollowUp.id).desc(), Member.name)
         .tuples()
     ]
+    slipping = [
+        {"id": i, "name": n, "p_alive": p, "predicted_clv": v}
+        for i, n, p, v in CustomerPrediction.select(
+            Customer.id, Customer.name, CustomerPrediction.p_alive, CustomerPrediction.predicted_clv
+        )
+        .join(Customer, on=(CustomerPrediction.customer == Customer.id))
+        .where(
+            (CustomerPrediction.company == company_id)
+            & (CustomerPrediction.below_half_at >= since)
+            & (CustomerPrediction.p_alive < 0.5)
+        )
+        .order_by(CustomerPrediction.predicted_clv.desc(), Customer.id)
+        .limit(LIST_LIMIT)
+        .tuples()
+    ]
     return WeeklyDigest(
         company_id=company_id,
         currency=company.currency,
@@ -322,6 +346,7 @@ def weekly_digest(company_id: int, now: datetime) -> WeeklyDigest:
         slipped=slipped,
         stale=stale,
         overdue_by_rep=overdue,
+        slipping_customers=slipping,
     )
 
 

@@ -29,7 +29,7 @@ import enum
 from decimal import Decimal
 from typing import Any, Final
 
-from peewee import Case, IntegrityError, fn
+from peewee import JOIN, Case, IntegrityError, fn
 
 from crm import idempotency, permissions, tenancy
 from crm.actors import Actor
@@ -44,6 +44,7 @@ from crm.models import (
     PRIORITIES,
     Customer,
     Lead,
+    LeadScore,
     Opportunity,
 )
 from crm.parsing import (
@@ -57,6 +58,7 @@ from crm.parsing import (
 from crm.tenancy import ref_label
 
 OPEN_STATUSES: Final = ("new", "contacted", "qualified")
+LEAD_SORTS: Final = ("urgency", "score")
 CLOSED_STATUSES: Final = ("won", "lost")
 TRANSITIONS: Final[dict[str, tuple[str, ...]]] = {
     "new": ("contacted", "qualified", "won", "lost"),
@@ -211,11 +213,13 @@ def list_leads(
     status: str | None = None,
     assigned_to_id: int | None = None,
     source: str | None = None,
+    sort: str | None = None,
     limit: int = 50,
     offset: int = 0,
 ) -> list[Lead]:
     """Leads, most urgent first: open before closed, then high priority before low, then the
-    longest untouched (last contact, or creation if never contacted) first.
+    longest untouched (last contact, or creation if never contacted) first. ``sort="score"``
+    puts the highest lead score (SPEC 13) first instead, unscored leads after the scored.
 
     ``status`` may also be ``"open"`` (new, contacted or qualified).
     """
@@ -231,13 +235,13 @@ def list_leads(
     closed_last = Case(None, [(Lead.status.in_(OPEN_STATUSES), 0)], 1)
     priority_first = Case(Lead.priority, [("high", 0), ("medium", 1), ("low", 2)], 3)
     touched = fn.COALESCE(Lead.last_contacted_at, Lead.created_at)
-    return list(
-        Lead.select()
-        .where(where)
-        .order_by(closed_last, priority_first, touched.asc(), Lead.id.asc())
-        .limit(limit)
-        .offset(offset)
-    )
+    order = [closed_last, priority_first, touched.asc(), Lead.id.asc()]
+    query = Lead.select().where(where)
+    if sort is not None and parse_choice(sort, "sort", LEAD_SORTS) == "score":
+        query = query.join(LeadScore, JOIN.LEFT_OUTER, on=(LeadScore.lead == Lead.id))
+        unscored_last = Case(None, [(LeadScore.score.is_null(), 1)], 0)
+        order = [unscored_last, LeadScore.score.desc(), *order]
+    return list(query.order_by(*order).limit(limit).offset(offset))
 
 
 def _check_move(lead: Lead, to: str, reason: str | None, reason_field: str) -> None:

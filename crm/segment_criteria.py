@@ -12,7 +12,10 @@ Notes on meaning:
   never matches customers without purchases (use ``orders=0`` for those);
 - ``churn_risk: "none"`` matches customers without purchases;
 - ``source`` is the source of the lead the customer was converted from;
-- ``industry`` and ``tags`` match case-insensitively; ``created`` compares UTC calendar dates.
+- ``industry`` and ``tags`` match case-insensitively; ``created`` compares UTC calendar dates;
+- ``p_alive`` (0 to 1, or a percentage), ``expected_purchases`` (in the next 90 days) and
+  ``predicted_clv`` (12 months) are the predictions of SPEC 13; a customer without one (no
+  purchases yet, or a company with not enough history) matches none of them.
 """
 
 from __future__ import annotations
@@ -29,7 +32,15 @@ from peewee import JOIN, OP, SQL, ColumnBase, Expression, NodeList, Value, fn
 
 from crm.clock import utcnow
 from crm.errors import ValidationError
-from crm.models import CHURN_RISKS, LEAD_SOURCES, TIERS, Customer, CustomerMetric, Lead
+from crm.models import (
+    CHURN_RISKS,
+    LEAD_SOURCES,
+    TIERS,
+    Customer,
+    CustomerMetric,
+    CustomerPrediction,
+    Lead,
+)
 from crm.parsing import parse_date, parse_int, parse_money, parse_period
 
 __all__ = [
@@ -50,6 +61,8 @@ _CHOICES: dict[str, tuple[str, ...]] = {
 _ORDERED = {"tier", "churn_risk"}  # choices with an order: tier>=gold means gold or platinum
 _TEXT_KEYS = {"industry", "tags"}
 _NUMBER_KEYS = {"lifetime_value", "days_since_last_purchase", "orders", "created"}
+_PREDICTION_KEYS = {"p_alive", "expected_purchases", "predicted_clv"}
+_NUMBER_KEYS |= _PREDICTION_KEYS
 CRITERIA_KEYS = ("tier", "churn_risk", "industry", "tags", "source", *sorted(_NUMBER_KEYS))
 _RANGE_OPS = ("gte", "gt", "lte", "lt")
 _MAX_VALUES = 50
@@ -64,6 +77,9 @@ _EXAMPLE = {
     "days_since_last_purchase": "last_purchase>90d",
     "orders": "orders>=3",
     "created": "created>=2026-01-01",
+    "p_alive": "p_alive<0.3 or p_alive<30%",
+    "expected_purchases": "expected_purchases>=1.5",
+    "predicted_clv": "predicted_clv>=10k",
 }
 
 
@@ -98,6 +114,12 @@ def _scalar(key: str, value: Any) -> Any:
         if isinstance(value, bool):
             raise _fail(key, "expected a number of orders")
         return parse_int(value, key, 0, 10**9)
+    if key == "p_alive":
+        return _fraction(key, value)
+    if key == "expected_purchases":
+        return _decimal_number(key, value, 0, 10**6)
+    if key == "predicted_clv":
+        return str(parse_money(value, key))
     if key == "created":
         if isinstance(value, datetime):
             value = value.date()
@@ -107,8 +129,30 @@ def _scalar(key: str, value: Any) -> Any:
     raise AssertionError(key)  # pragma: no cover - keys are checked before
 
 
+def _decimal_number(key: str, value: Any, low: float, high: float) -> float:
+    """A plain number (JSON number or text) between ``low`` and ``high``."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
+        raise _fail(key, "expected a number")
+    try:
+        number = float(str(value).strip())
+    except ValueError:
+        raise _fail(key, f"{str(value)[:40]!r} is not a number") from None
+    if not (low <= number <= high):  # also refuses nan
+        top = f"{high:,.0f}" if high >= 1000 else f"{high:g}"
+        raise _fail(key, f"expected a number from {low:g} to {top}")
+    return number
+
+
+def _fraction(key: str, value: Any) -> float:
+    """A probability: ``0.3`` or ``30%``."""
+    text = str(value).strip() if isinstance(value, str) else value
+    if isinstance(text, str) and text.endswith("%"):
+        return _decimal_number(key, text[:-1], 0, 100) / 100
+    return _decimal_number(key, text, 0, 1)
+
+
 def _sort_key(key: str, value: Any) -> Any:
-    if key == "lifetime_value":
+    if key in ("lifetime_value", "predicted_clv"):
         return Decimal(value)
     if key in _ORDERED:
         return _CHOICES[key].index(value)
@@ -205,6 +249,11 @@ _ALIASES = {
     "days_since_last_purchase": "days_since_last_purchase",
     "orders": "orders",
     "created": "created",
+    "p_alive": "p_alive",
+    "alive": "p_alive",
+    "expected_purchases": "expected_purchases",
+    "predicted_clv": "predicted_clv",
+    "clv": "predicted_clv",
 }
 _TOKEN_RE = re.compile(r"(?P<key>[a-z_]+)\s*(?P<op>>=|<=|=>|=<|>|<|=)\s*(?P<value>.+)", re.I)
 _OPS = {">=": "gte", "=>": "gte", "<=": "lte", "=<": "lte", ">": "gt", "<": "lt"}
@@ -220,6 +269,10 @@ def _text_value(key: str, text: str) -> Any:
         return parse_int(text, "orders", 0)
     if key == "created":
         return parse_date(text, "created").isoformat()
+    if key == "p_alive":
+        return _fraction(key, text)
+    if key == "predicted_clv":
+        return str(parse_money(text, key))
     return text
 
 
@@ -285,9 +338,16 @@ def customer_query(company_id: int, criteria: dict[str, Any], now: datetime | No
 
 
 def joined(query: Any) -> Any:
-    """Customer LEFT JOIN its metrics row and its lead: the tables criteria refer to."""
+    """Customer LEFT JOIN its metrics row, its prediction and its lead: the tables criteria
+    refer to."""
     return (
         query.join(CustomerMetric, JOIN.LEFT_OUTER, on=CustomerMetric.customer == Customer.id)
+        .switch(Customer)
+        .join(
+            CustomerPrediction,
+            JOIN.LEFT_OUTER,
+            on=CustomerPrediction.customer == Customer.id,
+        )
         .switch(Customer)
         .join(Lead, JOIN.LEFT_OUTER, on=Lead.id == Customer.lead)
         .switch(Customer)
@@ -418,4 +478,11 @@ def compile_criteria(
             parts.append(_days_clause(value, now))
         elif key == "created":
             parts.append(_created_clause(value))
+        elif key == "p_alive":
+            parts.append(_compare(CustomerPrediction.p_alive, value))
+        elif key == "expected_purchases":
+            parts.append(_compare(CustomerPrediction.expected_purchases, value))
+        elif key == "predicted_clv":
+            clv = CustomerPrediction.predicted_clv
+            parts.append(_compare(clv, value, lambda v: Value(int(Decimal(v) * 100))))
     return _all(parts)

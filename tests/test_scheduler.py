@@ -50,7 +50,14 @@ def test_jobs_only_enqueue_with_coalesce_and_one_instance() -> None:
     broker = brokers.install(*brokers.build(settings), settings)
     scheduler = Scheduler(broker, LocalLease(), job_specs(settings), blocking=False)
     jobs = {job.id: job for job in scheduler.aps.get_jobs()}
-    assert set(jobs) == {"reminders", "digests", "new-orders", "nightly-metrics"}
+    assert set(jobs) == {
+        "reminders",
+        "digests",
+        "new-orders",
+        "nightly-metrics",
+        "nightly-insight",
+        "closed-leads",
+    }
     for job in jobs.values():
         assert job.coalesce is True and job.max_instances == 1
         assert job.func == scheduler._fire  # the job function enqueues, nothing else

@@ -8,13 +8,23 @@ from __future__ import annotations
 
 from workers.broker import broker
 from workers.digests import scan_digests, send_daily_digest, send_weekly_digest
+from workers.insight import (
+    fit_company_insight,
+    nightly_insight,
+    rebuild_lead_scores,
+    scan_closed_leads,
+)
 from workers.metrics import recompute_all_metrics, recompute_customer, scan_new_orders
 from workers.reminders import scan_reminders, send_reminder, send_reminders
 
 __all__ = [
     "broker",
+    "fit_company_insight",
+    "nightly_insight",
+    "rebuild_lead_scores",
     "recompute_all_metrics",
     "recompute_customer",
+    "scan_closed_leads",
     "scan_digests",
     "scan_new_orders",
     "scan_reminders",

@@ -1,9 +1,9 @@
 """The scheduler process (SPEC 1): APScheduler jobs that only *enqueue* Dramatiq messages.
 
-Jobs are periodic scans (reminders and new orders every minute, digests every five minutes)
-plus the nightly metrics recompute. A scan never carries state: it asks the database what is
-due, so a firing that is skipped, lost with Redis, or repeated costs a delay or a no-op, never
-a lost or doubled effect. Hence ``coalesce=True`` (a backlog of missed firings runs once),
+Jobs are periodic scans (reminders, new orders and closed leads every minute, digests every
+five minutes) plus the nightly metrics recompute and insight fits (SPEC 13). A scan never
+carries state: it asks the database what is due, so a firing that is skipped, lost with Redis,
+or repeated costs a delay or a no-op, never a lost or doubled effect. Hence ``coalesce=True`` (a backlog of missed firings runs once),
 ``max_instances=1`` and a ``misfire_grace_time`` of one interval.
 
 Only one scheduler may fire at a time, so running two by mistake sends nothing twice. The
@@ -151,6 +151,8 @@ def job_specs(settings: Settings) -> list[JobSpec]:
         JobSpec("digests", "scan_digests", IntervalTrigger(seconds=digest), int(digest), True),
         JobSpec("new-orders", "scan_new_orders", IntervalTrigger(seconds=orders), int(orders)),
         JobSpec("nightly-metrics", "recompute_all_metrics", cron, 6 * 3600),
+        JobSpec("nightly-insight", "nightly_insight", cron, 6 * 3600),
+        JobSpec("closed-leads", "scan_closed_leads", IntervalTrigger(seconds=orders), int(orders)),
     ]
 
 

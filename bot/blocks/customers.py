@@ -13,6 +13,7 @@ from bot.blocks.common import (
     section,
 )
 from bot.blocks.followups import when
+from bot.blocks.insight import customer_outlook_blocks
 from bot.blocks.leads import OPEN_RECORD, related_blocks
 from bot.blocks.lists import person
 from crm.cards import Card
@@ -62,6 +63,7 @@ def customer_card(card: Card, currency: str) -> list[Block]:
             ]
         ),
     ]
+    blocks += customer_outlook_blocks(card.insight, currency)
     notes = []
     if customer.industry:
         notes.append(f"industry {escape(customer.industry)}")

@@ -232,6 +232,17 @@ def weekly_digest_blocks(digest: WeeklyDigest) -> list[Block]:
     if digest.overdue_by_rep:
         lines = [f"• <@{r['slack_user_id']}>: {r['count']} overdue" for r in digest.overdue_by_rep]
         blocks.append(section("*Overdue follow-ups per rep*\n" + "\n".join(lines)))
+    if digest.slipping_customers:
+        lines = [
+            f"• *{ref_label('customer', c['id'])}* {escape(str(c['name']))}: probability alive "
+            f"{c['p_alive']:.0%} · predicted 12 months {_money(c['predicted_clv'], digest.currency)}"  # type: ignore[arg-type]
+            for c in digest.slipping_customers
+        ]
+        blocks.append(
+            section(
+                "*Customers slipping away (probability alive fell below 50%)*\n" + "\n".join(lines)
+            )
+        )
     return blocks
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from bot.blocks.common import Block, button, context, escape, fields_section, section
 from bot.blocks.followups import when
+from bot.blocks.insight import lead_score_blocks
 from bot.blocks.lists import Row, activity_blocks, person
 from crm.cards import Card
 from crm.models import Lead, Opportunity
@@ -62,6 +63,7 @@ def lead_card(card: Card, currency: str) -> list[Block]:
     if lead.tags:
         notes.append("tags " + escape(", ".join(lead.tags)))
     blocks.append(context(" · ".join(notes)))
+    blocks += lead_score_blocks(card.insight)
     if lead.status == "lost" and lead.lost_reason:
         blocks.append(section(f"*Lost because*\n> {escape(lead.lost_reason[:500])}"))
     if card.customer is not None:
@@ -87,11 +89,12 @@ def related_blocks(card: Card, currency: str) -> list[Block]:
     return blocks
 
 
-def lead_row(lead: Lead, assignee: str | None, currency: str) -> Row:
-    """One lead in ``/crm lead list``."""
+def lead_row(lead: Lead, assignee: str | None, currency: str, score: int | None = None) -> Row:
+    """One lead in ``/crm lead list`` (with its lead score when the list is sorted by it)."""
     flag = " :red_circle:" if lead.priority == "high" else ""
     parts = [
         f"*{ref_label('lead', lead.id)}* {escape(lead.name)}{flag}",
+        *([f"score {score}"] if score is not None else []),
         lead.status,
         _money(lead.estimated_value, currency),
         person(assignee),

@@ -27,8 +27,10 @@ from crm.models import Company, CustomerPrediction, InsightFit
 __all__ = [
     "MIN_REPEATERS",
     "ClvFit",
+    "CustomerOutlook",
     "HoldoutCheck",
     "clv_discount",
+    "customer_outlook",
     "fit_company",
     "latest_fit",
     "predict_company",
@@ -255,3 +257,26 @@ def predict_company(company: Company, now: datetime | None = None) -> int:
                 conflict_target=[CustomerPrediction.customer], preserve=fields
             ).execute()
     return len(rows)
+
+
+@dataclass(frozen=True)
+class CustomerOutlook:
+    """What the customer card shows beside the historic figures: the customer's prediction
+    and the fit it came from, or why there is none."""
+
+    fit: InsightFit
+    prediction: CustomerPrediction | None
+    message: str | None = None  # "not enough history (...)"; None when there are figures
+
+
+def customer_outlook(company_id: int, customer_id: int) -> CustomerOutlook | None:
+    """None until the company's first fit (nothing to say yet)."""
+    fit = latest_fit(company_id)
+    if fit is None:
+        return None
+    if fit.params is None:
+        return CustomerOutlook(fit, None, not_enough_text(fit.informative, fit.needed))
+    prediction = CustomerPrediction.get_or_none(
+        (CustomerPrediction.company == company_id) & (CustomerPrediction.customer == customer_id)
+    )
+    return CustomerOutlook(fit, prediction)

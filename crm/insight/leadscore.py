@@ -24,8 +24,10 @@ from decimal import Decimal
 import numpy as np
 from peewee import JOIN, fn
 
+from crm.actors import Actor
 from crm.clock import utcnow
 from crm.db import database
+from crm.leads import OPEN_STATUSES
 from crm.models import Communication, Company, InsightFit, Lead, LeadScore, Member
 
 __all__ = [
@@ -37,6 +39,7 @@ __all__ = [
     "explain_lead",
     "latest_model",
     "lead_features",
+    "lead_scores",
     "not_enough_leads_text",
     "rebuild_scores",
 ]
@@ -44,7 +47,7 @@ __all__ = [
 SMOOTHING = 0.1
 MIN_CLOSED = 20
 MIN_EACH = 5  # won and lost: a class seen less often has no usable counts
-OPEN = ("new", "contacted", "qualified")
+OPEN = OPEN_STATUSES
 
 FEATURES: tuple[str, ...] = (
     "source",
@@ -370,3 +373,13 @@ def calibration(company: Company) -> Calibration | None:
         base_brier=float(np.mean((base_loo - y) ** 2)), deciles=deciles,
         probabilities=predicted, outcomes=y,
     )  # fmt: skip
+
+
+def lead_scores(actor: Actor, lead_ids: Sequence[int]) -> dict[int, int]:
+    """Stored scores of the company's leads among ``lead_ids`` (one query, for lists)."""
+    if not lead_ids:
+        return {}
+    rows = LeadScore.select(LeadScore.lead, LeadScore.score).where(
+        (LeadScore.company == actor.company_id) & LeadScore.lead.in_(list(lead_ids))
+    )
+    return dict(rows.tuples())

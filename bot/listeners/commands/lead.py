@@ -25,6 +25,7 @@ from bot.listeners.commands.values import member_id, ref_id
 from crm import cards, leads
 from crm.actors import Actor
 from crm.duplicates import DuplicateFound
+from crm.insight.leadscore import lead_scores
 from crm.parsing import parse_money, parse_percent
 from crm.tenancy import ref_label
 
@@ -109,14 +110,20 @@ def lead_page(cmd: Command, actor: Actor, ctx: CommandContext, offset: int) -> R
         status=cmd.args.get("status"),
         assigned_to_id=whose(cmd, ctx),
         source=cmd.options.get("source"),
+        sort=cmd.options.get("sort"),
         limit=PAGE_SIZE + 1,
         offset=offset,
     )
     people = cards.people_of(actor, {lead.assigned_to_id for lead in found})
     currency = ctx.company.currency
-    rows = [lead_row(lead, people.get(lead.assigned_to_id), currency) for lead in found]
+    by_score = cmd.options.get("sort") == "score"
+    scores = lead_scores(actor, [lead.id for lead in found]) if by_score else {}
+    rows = [
+        lead_row(lead, people.get(lead.assigned_to_id), currency, scores.get(lead.id))
+        for lead in found
+    ]
     blocks = paged_list(
-        "Leads, most urgent first",
+        "Leads, highest score first" if by_score else "Leads, most urgent first",
         rows,
         offset=offset,
         has_more=len(found) > PAGE_SIZE,

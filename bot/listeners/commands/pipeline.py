@@ -127,7 +127,14 @@ def _dm(client: WebClient, user_id: str) -> str:
 
 
 def post_chart(
-    client: WebClient, *, channel_id: str | None, user_id: str, png: bytes, title: str, text: str
+    client: WebClient,
+    *,
+    channel_id: str | None,
+    user_id: str,
+    png: bytes,
+    title: str,
+    text: str,
+    filename: str = "pipeline.png",
 ) -> ChartResult:
     """Upload the PNG to the command's channel, else to the member's DM (``files_upload_v2``:
     getUploadURLExternal, the upload, completeUploadExternal)."""
@@ -140,14 +147,14 @@ def post_chart(
             client.files_upload_v2(
                 channel=channel,
                 file=png,
-                filename="pipeline.png",
+                filename=filename,
                 title=title,
                 initial_comment=text,
             )
             return ChartResult(channel, direct, None)
         except (SlackClientError, OSError, KeyError, TypeError) as e:
             errors.append(_slack_error(e))
-            log.warning("pipeline chart upload (direct=%s) failed: %s", direct, errors[-1])
+            log.warning("%s upload (direct=%s) failed: %s", filename, direct, errors[-1])
     return ChartResult(None, False, ", ".join(dict.fromkeys(errors)) or "no channel")
 
 
