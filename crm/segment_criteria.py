@@ -483,6 +483,7 @@ def compile_criteria(
         elif key == "expected_purchases":
             parts.append(_compare(CustomerPrediction.expected_purchases, value))
         elif key == "predicted_clv":
-            clv = CustomerPrediction.predicted_clv
-            parts.append(_compare(clv, value, lambda v: Value(int(Decimal(v) * 100))))
+            # cents against cents: the bound bypasses the money field's own conversion
+            cents = lambda v: Value(int(Decimal(v) * 100), converter=False)  # noqa: E731
+            parts.append(_compare(CustomerPrediction.predicted_clv, value, cents))
     return _all(parts)

@@ -67,3 +67,45 @@ def write_csvs(path: Path, folder: Path) -> tuple[Path, Path]:
             amount = line.dollars if float(line.dollars) > 0 else "0.01"
             out.writerow([email(line.customer), amount, line.day.isoformat(), f"cdnow-{n}"])
     return customers, orders
+
+
+def load_orders(company_id: int, path: Path, tz: str = "America/New_York") -> dict[int, int]:
+    """The CDNOW lines as customers and orders of ``company_id`` in a few bulk inserts (for
+    tests of what reads orders; ``crm import`` itself is tested on the sample): each order at
+    09:00 local on its day. Returns CDNOW customer id -> customer id."""
+    from datetime import datetime, time
+    from decimal import Decimal
+    from zoneinfo import ZoneInfo
+
+    from crm.clock import to_utc
+    from crm.db import database
+    from crm.models import Customer, Order
+
+    lines = list(read_cdnow(path))
+    ids = sorted({line.customer for line in lines})
+    with database.atomic():
+        for start in range(0, len(ids), 500):
+            Customer.insert_many(
+                [{"company": company_id, "name": f"CDNOW customer {c}", "email": email(c)}
+                 for c in ids[start : start + 500]]
+            ).execute()  # fmt: skip
+        known = dict(
+            Customer.select(Customer.email, Customer.id)
+            .where(Customer.company == company_id)
+            .tuples()
+        )
+        mapping = {c: known[email(c)] for c in ids}
+        zone = ZoneInfo(tz)
+        rows = [
+            {
+                "company": company_id,
+                "customer": mapping[line.customer],
+                "amount": max(Decimal(line.dollars), Decimal("0.01")),
+                "ordered_at": to_utc(datetime.combine(line.day, time(9), zone)),
+                "external_ref": f"cdnow-{n}",
+            }
+            for n, line in enumerate(lines)
+        ]
+        for start in range(0, len(rows), 1000):
+            Order.insert_many(rows[start : start + 1000]).execute()
+    return mapping
