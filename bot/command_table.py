@@ -366,7 +366,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
             Arg("digest", required=False, choices=("digest",)),
             Arg("channel", required=False, choices=("off",), kinds=("channel",)),
         ),
-        options=("currency", "tiers", "timezone", "region"),
+        options=("currency", "tiers", "timezone", "region", "discount"),
     ),
     CommandSpec("audit", "", "/crm audit <ref>", "the history of a record", args=(_REF_ARG,)),
 )

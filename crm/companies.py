@@ -160,8 +160,10 @@ def update_settings(
     digest_channel: str | None = None,
     timezone: str | None = None,
     phone_region: str | None = None,
+    clv_discount: str | None = None,
 ) -> Company:
-    """Admins only. Tier thresholds must rise strictly (silver < gold < platinum)."""
+    """Admins only. Tier thresholds must rise strictly (silver < gold < platinum);
+    ``clv_discount`` is the monthly rate of the predicted 12-month value (SPEC 13)."""
     permissions.require(actor, "manage_settings")
     with change(actor) as ch:
         company = Company.get_by_id(actor.company_id)
@@ -198,6 +200,13 @@ def update_settings(
                     "region", f"{phone_region!r} is not a country code", hint="region=ZM"
                 )
             company.phone_region = region
+        if clv_discount is not None:
+            from crm.insight.clv import parse_discount
+
+            company.settings = {
+                **(company.settings or {}),
+                "clv_discount": parse_discount(clv_discount),
+            }
         company.save()
         ch.updated(company, before)
     company.change_id = ch.change_id

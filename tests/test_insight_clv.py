@@ -124,3 +124,25 @@ def test_cdnow_sample_reproduces_the_published_fit(db: TestDB, tmp_path: Path) -
     # the frequent buyer is expected to keep buying, the lapsed one hardly
     assert by_hand[157] > 5 > by_hand[3] > by_hand[1901]
     assert math.isfinite(sum(by_hand.values()))
+
+
+def test_fit_refuses_bad_dates_and_says_when_history_is_too_short(
+    db: TestDB, tmp_path: Path
+) -> None:
+    Company.create(team_id="TSHORT", name="Short")
+    cases = {
+        ("--until", "someday"): "until:",
+        ("--until", "1997-09-30", "--holdout-until", "1997-01-01"): "holdout-until: must be after --until",
+        ("--holdout-until", "1998-06-30"): "holdout-until: needs --until as well",
+    }  # fmt: skip
+    for args, fragment in cases.items():
+        result = crm(db, "insight", "fit", "--team", "TSHORT", *args, cwd=tmp_path)
+        assert result.returncode == 2, result
+        assert "Traceback" not in result.stderr
+        assert fragment in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert InsightFit.select().count() == 0  # a refusal changes nothing
+
+    result = crm(db, "insight", "fit", "--team", "TSHORT", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "not enough history (0 customers with a repeat purchase, 30 needed)" in result.stdout
+    assert "BG/NBD" not in result.stdout  # no made-up parameters

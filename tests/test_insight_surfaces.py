@@ -170,3 +170,20 @@ def test_crm_insight_posts_a_calibration_plot_for_managers(session: Session, tea
     refused = answer_text(session.command("insight", team.rep))
     assert "Only managers and admins" in refused and "your role is rep" in refused
     assert session.calls_since(mark, "upload") == []
+
+
+def test_discount_setting_lowers_the_predicted_value(session: Session, team: Team) -> None:
+    mapping = cdnow_team(team)
+    frequent = CustomerPrediction.customer == mapping[157]
+    at_one_percent = CustomerPrediction.get(frequent).predicted_clv
+    text = answer_text(session.command("settings discount=3%", team.admin))
+    assert "*Lifetime-value discount*\n3% a month" in text
+    clv.predict_company(Company.get_by_id(team.company.id), now=OCTOBER_1997)
+    at_three_percent = CustomerPrediction.get(frequent).predicted_clv
+    assert 0 < at_three_percent < at_one_percent
+    # twelve months at 1% against 3%: the ratio of the discounted sums bounds the change
+    assert at_three_percent / at_one_percent > (1 / 1.03) ** 12 / (1 / 1.01) ** 1
+
+    bad = answer_text(session.command("settings discount=50%", team.admin))
+    assert "discount: 50% a month is more than 20%; try discount=1%" in bad
+    assert Company.get_by_id(team.company.id).settings["clv_discount"] == 0.03

@@ -10,6 +10,7 @@ predictions are removed: "not enough history" is shown, never a made-up figure.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -33,6 +34,7 @@ __all__ = [
     "customer_outlook",
     "fit_company",
     "latest_fit",
+    "parse_discount",
     "predict_company",
 ]
 
@@ -84,6 +86,24 @@ class ClvFit:
     @property
     def enough(self) -> bool:
         return self.bgnbd is not None
+
+
+MAX_DISCOUNT = 0.2  # a month; above this a year's value is mostly discounted away
+
+
+def parse_discount(text: str | float) -> float:
+    """A monthly discount rate as typed by an admin: ``1%``, ``1.5%`` or ``0.015``."""
+    hint = "discount=1%"
+    raw = str(text).strip()
+    match = re.fullmatch(r"([0-9]{1,2}(?:\.[0-9]{1,3})?)\s*(%?)", raw)
+    if not match:
+        raise ValidationError("discount", f"{raw[:20]!r} is not a monthly rate", hint=hint)
+    value = float(match[1]) / (100 if match[2] or float(match[1]) >= 1 else 1)
+    if value > MAX_DISCOUNT:
+        raise ValidationError(
+            "discount", f"{raw[:20]} a month is more than {MAX_DISCOUNT:.0%}", hint=hint
+        )
+    return value
 
 
 def clv_discount(company: Company) -> float:

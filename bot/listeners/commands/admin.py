@@ -31,6 +31,7 @@ from crm import companies, permissions
 from crm.actors import Actor
 from crm.audit import snapshot
 from crm.errors import ValidationError
+from crm.insight.clv import clv_discount
 from crm.models import ROLES, Company, Member
 from crm.parsing import format_money, parse_choice, parse_money
 from crm.tenancy import fetch
@@ -96,6 +97,8 @@ def settings_changes(cmd: Command) -> dict[str, Any]:
         changes["timezone"] = o["timezone"]
     if "region" in o:
         changes["phone_region"] = o["region"]
+    if "discount" in o:
+        changes["clv_discount"] = o["discount"]
     return changes
 
 
@@ -115,11 +118,15 @@ def settings_blocks(company: Company) -> list[Block]:
                 ("Time zone", escape(company.timezone)),
                 ("Phone region", escape(company.phone_region)),
                 ("Customer tiers", tiers),
+                (
+                    "Lifetime-value discount",
+                    f"{clv_discount(company):.2%} a month".replace(".00%", "%"),
+                ),
             ]
         ),
         context(
             f"Admins change these with `/crm settings [{DIGEST_HINT}] [currency=ZMW] "
-            "[tiers=20k,50k,100k] [timezone=Africa/Lusaka] [region=ZM]`"
+            "[tiers=20k,50k,100k] [timezone=Africa/Lusaka] [region=ZM] [discount=1%]`"
         ),
     ]
 
