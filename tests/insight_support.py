@@ -11,14 +11,14 @@ purchases only, and they have none.
 from __future__ import annotations
 
 import csv
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-CDNOW_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "cdnow"
-if not CDNOW_DIR.exists():  # the worktrees live beside the shared folder
-    CDNOW_DIR = Path("/work/shared/data/cdnow")
+# the published transaction logs are not copied into the repository; CRM_CDNOW_DIR points at them
+CDNOW_DIR = Path(os.environ.get("CRM_CDNOW_DIR", "/work/shared/data/cdnow"))
 SAMPLE = CDNOW_DIR / "CDNOW_sample.txt"
 MASTER = CDNOW_DIR / "CDNOW_master.txt"
 
