@@ -18,9 +18,7 @@ from crm.actors import Actor
 from crm.clock import utcnow
 from crm.communications import list_communications
 from crm.followups import OPEN_STATUSES
-from crm.insight.clv import customer_outlook
-from crm.insight.leadscore import OPEN as OPEN_LEAD_STATUSES
-from crm.insight.leadscore import explain_lead
+from crm.leads import OPEN_STATUSES as OPEN_LEAD_STATUSES
 from crm.models import (
     Communication,
     Customer,
@@ -124,7 +122,11 @@ def lead_card(actor: Actor, lead_id: int) -> Card:
     lead = tenancy.fetch(Lead, actor, lead_id, "lead")
     customer = _customer_of_lead(actor, lead.id) if lead.converted_at else None
     opps = _opportunities(actor, Opportunity.lead == lead.id)
-    insight = explain_lead(lead) if lead.status in OPEN_LEAD_STATUSES else None
+    insight = None
+    if lead.status in OPEN_LEAD_STATUSES:
+        from crm.insight.leadscore import explain_lead  # numpy loads with the first card
+
+        insight = explain_lead(lead)
     return _card(actor, "lead", lead, opportunities=opps, customer=customer, insight=insight)
 
 
@@ -149,6 +151,8 @@ def customer_card(actor: Actor, customer_id: int) -> Card:
     lead = None
     if customer.lead_id is not None:
         lead = Lead.get_or_none((Lead.company == actor.company_id) & (Lead.id == customer.lead_id))
+    from crm.insight.clv import customer_outlook  # numpy and scipy load with the first card
+
     insight = customer_outlook(actor.company_id, customer.id)
     return _card(
         actor, "customer", customer, opportunities=opps, metric=metric, lead=lead, insight=insight

@@ -3,10 +3,14 @@ with the fields that moved it, and the ``/crm insight`` answer. Plain functions,
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from bot.blocks.common import Block, context, escape, fields_section, section
-from crm.insight.clv import CustomerOutlook
-from crm.insight.leadscore import Calibration, LeadExplanation
 from crm.parsing import format_money
+
+if TYPE_CHECKING:  # the model modules load numpy and scipy: not at web start-up
+    from crm.insight.clv import CustomerOutlook
+    from crm.insight.leadscore import Calibration, LeadExplanation
 
 # how a feature value reads on a card ("email known: yes" -> "email known")
 _ARROWS = {True: ":arrow_up_small:", False: ":arrow_down_small:"}

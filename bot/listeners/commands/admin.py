@@ -31,7 +31,6 @@ from crm import companies, permissions
 from crm.actors import Actor
 from crm.audit import snapshot
 from crm.errors import ValidationError
-from crm.insight.clv import clv_discount
 from crm.models import ROLES, Company, Member
 from crm.parsing import format_money, parse_choice, parse_money
 from crm.tenancy import fetch
@@ -103,6 +102,8 @@ def settings_changes(cmd: Command) -> dict[str, Any]:
 
 
 def settings_blocks(company: Company) -> list[Block]:
+    from crm.insight.clv import clv_discount  # numpy and scipy load with the first use
+
     silver, gold, platinum = companies.tier_thresholds(company)
     money = company.currency
     tiers = " · ".join(

@@ -6,6 +6,7 @@ the company has none yet."""
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from bot.blocks.common import Block, context, ephemeral
 from bot.blocks.insight import calibration_blocks
@@ -14,8 +15,10 @@ from bot.listeners.commands.crm import CommandContext, Reply, handles
 from bot.listeners.commands.pipeline import ChartResult, post_chart
 from crm import permissions
 from crm.actors import Actor
-from crm.insight import clv, leadscore
 from crm.models import Company
+
+if TYPE_CHECKING:
+    from crm.insight.leadscore import Calibration
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +26,8 @@ CHART_FILE = "lead-score-calibration.png"
 
 
 def _clv_line(company_id: int) -> Block:
+    from crm.insight import clv
+
     fit = clv.latest_fit(company_id)
     if fit is None:
         return context(":crystal_ball: Lifetime-value predictions: not fitted yet (nightly).")
@@ -35,7 +40,7 @@ def _clv_line(company_id: int) -> Block:
     )
 
 
-def _draw(report: leadscore.Calibration, title: str) -> bytes:
+def _draw(report: Calibration, title: str) -> bytes:
     from bot import charts  # matplotlib loads with the first chart
 
     points = [(d.predicted, d.observed, d.count) for d in report.deciles]
@@ -47,6 +52,8 @@ def _draw(report: leadscore.Calibration, title: str) -> bytes:
 @handles("insight")
 def insight(cmd: Command, actor: Actor, ctx: CommandContext) -> Reply:
     permissions.require(actor, "team_analytics")
+    from crm.insight import leadscore  # numpy loads with the first use, not at web start-up
+
     company: Company = ctx.company
     if leadscore.latest_model(company.id) is None:
         leadscore.rebuild_scores(company)

@@ -25,7 +25,6 @@ from bot.listeners.commands.values import member_id, ref_id
 from crm import cards, leads
 from crm.actors import Actor
 from crm.duplicates import DuplicateFound
-from crm.insight.leadscore import lead_scores
 from crm.parsing import parse_money, parse_percent
 from crm.tenancy import ref_label
 
@@ -117,7 +116,11 @@ def lead_page(cmd: Command, actor: Actor, ctx: CommandContext, offset: int) -> R
     people = cards.people_of(actor, {lead.assigned_to_id for lead in found})
     currency = ctx.company.currency
     by_score = cmd.options.get("sort") == "score"
-    scores = lead_scores(actor, [lead.id for lead in found]) if by_score else {}
+    scores: dict[int, int] = {}
+    if by_score:
+        from crm.insight.leadscore import lead_scores  # numpy loads with the first use
+
+        scores = lead_scores(actor, [lead.id for lead in found])
     rows = [
         lead_row(lead, people.get(lead.assigned_to_id), currency, scores.get(lead.id))
         for lead in found
