@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from crm.insight import clv, leadscore
-from crm.models import Company, CustomerPrediction, Lead, LeadScore
+from crm.models import Company, CustomerPrediction, CustomerSegment, Lead, LeadScore
 from crm.parsing import format_money
 from tests.admin_support import Session, Team, answer_text, new_team
 from tests.conftest import BACKENDS, migrated_database
@@ -129,6 +129,15 @@ def test_segment_criteria_p_alive_and_predicted_clv(session: Session, team: Team
     assert f"{valuable:,} customer" in text or f"{valuable} customer" in text, text
     bad = answer_text(session.command('segment add "Odd" p_alive<3', team.admin))
     assert "p_alive: expected a number from 0 to 1" in bad
+
+    # three months on, more customers have slipped: the segment count follows (rule 7)
+    clv.predict_company(Company.get_by_id(team.company.id), now=datetime(1998, 1, 2, 12, 0))
+    later = CustomerPrediction.select().where(mine & (CustomerPrediction.p_alive < 0.3)).count()
+    assert later > slipping
+    segment = CustomerSegment.get(
+        (CustomerSegment.company == team.company.id) & (CustomerSegment.name == "Slipping away")
+    )
+    assert segment.customer_count == later
 
 
 def test_lead_card_score_and_list_sorted_by_score(session: Session, team: Team) -> None:

@@ -16,7 +16,6 @@ from datetime import datetime, timedelta
 import dramatiq
 from peewee import JOIN, fn
 
-from crm import segments
 from crm.insight import clv, leadscore
 from crm.models import Company, InsightFit, StageChange
 from workers.reminders import parse_now
@@ -51,14 +50,13 @@ def nightly_insight(now: str | None = None) -> None:
 )
 def fit_company_insight(company_id: int, now: str | None = None) -> None:
     """Fit the lifetime-value models on the orders to today, refresh every customer's
-    prediction and the segment counts that read them, and rebuild the lead scores."""
+    prediction (and with them the segment counts), and rebuild the lead scores."""
     company = Company.get_or_none(Company.id == company_id)
     if company is None:
         return  # the workspace was removed since the scan
     at = parse_now(now)
     result = clv.fit_company(company, now=at)
     written = clv.predict_company(company, now=at)
-    segments.recount_company(company.id, at)
     scored = leadscore.rebuild_scores(company, now=at)
     log.info(
         "insight %s: %d customers (%d repeat), %d predictions, %d leads scored",

@@ -29,7 +29,6 @@ __all__ = [
     "fit_bgnbd",
     "log_likelihood",
     "p_alive",
-    "unconditional_expected",
 ]
 
 Array = NDArray[np.float64]
@@ -162,11 +161,3 @@ def conditional_expected(
         r + x, b + x, a + b + x - 1, z
     )
     return head * tail * p_alive(params, x, tx, T)
-
-
-def unconditional_expected(params: BGNBDParams, t: float | ArrayLike) -> Array:
-    """E[X(t)] for a customer just acquired (equation 7); used to sanity-check fits."""
-    r, alpha, a, b = params.as_tuple()
-    t = np.asarray(t, dtype=float)
-    decay = np.exp(r * (np.log(alpha) - np.log(alpha + t)))
-    return (a + b - 1) / (a - 1) * (1 - decay * hyp2f1(r, b, a + b - 1, t / (alpha + t)))

@@ -49,14 +49,6 @@ DEFAULT_DISCOUNT = 0.01  # per month
 HOLDOUT_BUCKETS = 8  # calibration repeat purchases 0, 1, ..., 7+
 
 
-class NotEnoughHistory(ValidationError):
-    """The one message for too little history; carries the counts."""
-
-    def __init__(self, repeaters: int, needed: int = MIN_REPEATERS) -> None:
-        self.repeaters, self.needed = repeaters, needed
-        super().__init__("history", not_enough_text(repeaters, needed))
-
-
 def not_enough_text(repeaters: int, needed: int) -> str:
     return f"not enough history ({repeaters} customers with a repeat purchase, {needed} needed)"
 
@@ -216,12 +208,16 @@ def twelve_month_value(
 
 
 def predict_company(company: Company, now: datetime | None = None) -> int:
-    """Refresh every customer's prediction from the latest fit on the data up to today;
-    returns the number of customers written (0 without a usable fit)."""
+    """Refresh every customer's prediction from the latest fit on the data up to today, and
+    the segment counts that read them (rule 7); returns the number of customers written (0
+    without a usable fit)."""
+    from crm.segments import recount_company
+
     now = now or utcnow()
     fit = latest_fit(company.id)
     if fit is None or fit.params is None:
         CustomerPrediction.delete().where(CustomerPrediction.company == company.id).execute()
+        recount_company(company.id, now)
         return 0
     bg, gg = fit_params(fit)
     data = summaries(company.id, _local_today(company, now), company.timezone)
@@ -276,6 +272,7 @@ def predict_company(company: Company, now: datetime | None = None) -> int:
             CustomerPrediction.insert_many(rows[start : start + 500]).on_conflict(
                 conflict_target=[CustomerPrediction.customer], preserve=fields
             ).execute()
+    recount_company(company.id, now)
     return len(rows)
 
 

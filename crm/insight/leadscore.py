@@ -47,7 +47,6 @@ __all__ = [
 SMOOTHING = 0.1
 MIN_CLOSED = 20
 MIN_EACH = 5  # won and lost: a class seen less often has no usable counts
-OPEN = OPEN_STATUSES
 
 FEATURES: tuple[str, ...] = (
     "source",
@@ -276,7 +275,7 @@ def rebuild_scores(company: Company, now: datetime | None = None) -> Rebuilt:
         LeadScore.delete().where(LeadScore.company == company.id).execute()
         if model is None:
             return Rebuilt(fit, None, 0)
-        ids, _, open_rows = lead_features(company.id, statuses=OPEN)
+        ids, _, open_rows = lead_features(company.id, statuses=OPEN_STATUSES)
         if not ids:
             return Rebuilt(fit, model, 0)
         prior, terms = model._terms(open_rows)
