@@ -236,8 +236,13 @@ def predict_company(company: Company, now: datetime | None = None) -> int:
         .where(CustomerPrediction.company == company.id)
         .tuples()
     )
+    # a parameter set at the edge of its range can overflow for a few histories: those
+    # customers get no figure rather than a wrong one
+    finite = np.isfinite(alive) & np.isfinite(expected) & np.isfinite(value)
     rows = []
     for i, customer_id in enumerate(data.customer_ids.tolist()):
+        if not finite[i]:
+            continue
         before = previous.get(customer_id)
         below_at = crossed.get(customer_id)
         if alive[i] < 0.5 and before is not None and before >= 0.5:
@@ -272,6 +277,10 @@ def predict_company(company: Company, now: datetime | None = None) -> int:
             CustomerPrediction.insert_many(rows[start : start + 500]).on_conflict(
                 conflict_target=[CustomerPrediction.customer], preserve=fields
             ).execute()
+        # whoever this run did not write (a non-finite figure) keeps no older one
+        CustomerPrediction.delete().where(
+            (CustomerPrediction.company == company.id) & (CustomerPrediction.computed_at < now)
+        ).execute()
     recount_company(company.id, now)
     return len(rows)
 
