@@ -7,6 +7,7 @@ import argparse
 from rich.table import Table
 
 from crm.cli import _company, _team_option, command, connect, console
+from crm.errors import ValidationError
 from crm.models import Company
 from crm.parsing import parse_date
 
@@ -46,8 +47,6 @@ def _fit(company: Company, args: argparse.Namespace) -> int:
         else None
     )
     if holdout is not None and until is None:
-        from crm.errors import ValidationError
-
         raise ValidationError("holdout-until", "needs --until as well", hint="--until 1997-09-30")
     result = fit_company(company, until=until, holdout_until=holdout)
     fit = result.fit
