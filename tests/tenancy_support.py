@@ -42,8 +42,11 @@ from crm.models import (
     CampaignRecipient,
     Communication,
     Company,
+    CustomerPrediction,
     FollowUp,
     IdempotencyKey,
+    InsightFit,
+    LeadScore,
     Member,
     StageChange,
     TenantModel,
@@ -223,6 +226,21 @@ def build_b(ws: Workspace) -> World:
         company=ws.company.id, campaign=campaign.id, customer=rich.id, token="b-recipient"
     )
     CampaignEvent.create(company=ws.company.id, recipient=recipient.id, kind="open")
+    # insight rows through the models: B has too little history for the services to fit
+    clv_fit = InsightFit.create(
+        company=ws.company.id, kind="clv", sample_size=2, informative=1, needed=30,
+        params={"r": 0.24, "alpha": 4.4, "a": 0.79, "b": 2.4, "p": 6.2, "q": 3.7, "gamma": 15.4},
+    )  # fmt: skip
+    CustomerPrediction.create(
+        company=ws.company.id, customer=rich.id, fit=clv_fit.id, repeat_purchases=1,
+        p_alive=0.4, expected_purchases=0.2, predicted_clv=Decimal("900"), below_half_at=now,
+    )  # fmt: skip
+    InsightFit.create(
+        company=ws.company.id, kind="lead_score", sample_size=2, informative=1, needed=20,
+        params={"won": 1, "lost": 1, "counts": {"source": {"other": [1, 1]}}},
+    )  # fmt: skip
+    LeadScore.create(company=ws.company.id, lead=open_lead.id, score=77,
+                     reasons=[{"field": "source", "value": "other", "effect": 0.1}])  # fmt: skip
     return World(
         company_id=ws.company.id,
         leads=[open_lead.id, rep_lead.id, lost_lead.id, won_lead.id],

@@ -60,6 +60,7 @@ from crm import (
 from crm.actors import Actor
 from crm.clock import utcnow
 from crm.errors import Conflict
+from crm.insight.leadscore import lead_scores
 from crm.models import Company, Customer, CustomerSegment, Lead
 from tests.conftest import Workspace, make_workspace
 from tests.tenancy_support import (
@@ -173,6 +174,10 @@ _REGISTRY: tuple[Case, ...] = (
          lambda c, r: _L.list_leads(c.actor, assigned_to_id=r.member), "same"),
     Case("list_leads", ("leads.list_leads",), lambda c, r: _L.list_leads(c.actor, limit=200),
          "own"),
+    Case("list_leads by score", ("leads.list_leads",),
+         lambda c, r: _L.list_leads(c.actor, sort="score", limit=200), "own"),
+    Case("lead_scores", ("insight.leadscore.lead_scores",),
+         lambda c, r: lead_scores(c.actor, [r.lead]), "same"),
     Case("resolve_assignee", ("leads.resolve_assignee",),
          lambda c, r: _L.resolve_assignee(c.actor, r.member)),
     # customers and orders
