@@ -17,8 +17,14 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-# the published transaction logs are not copied into the repository; CRM_CDNOW_DIR points at them
-CDNOW_DIR = Path(os.environ.get("CRM_CDNOW_DIR", "/work/shared/data/cdnow"))
+# The published transaction logs are not copied into the repository: they sit in the shared
+# data folder beside the clone (as on the developers' machines and in CI); CRM_CDNOW_DIR
+# points elsewhere.
+CDNOW_DIR = Path(
+    os.environ.get(
+        "CRM_CDNOW_DIR", Path(__file__).resolve().parents[2] / "shared" / "data" / "cdnow"
+    )
+)
 SAMPLE = CDNOW_DIR / "CDNOW_sample.txt"
 MASTER = CDNOW_DIR / "CDNOW_master.txt"
 
