@@ -6,6 +6,10 @@
 API tokens act for an integration: they edit any record and manage segments and campaigns,
 but never roles, tokens or settings. The system actor (CLI, workers) may do anything.
 A refusal names the role it needs.
+
+Undo (:func:`require_undo`) is decided here too, as "may this actor make that change now":
+an Undo is a change like any other, so it must never let someone do what they could not do
+directly (a manager undoing an admin's role change would otherwise restore an admin).
 """
 
 from __future__ import annotations
@@ -72,4 +76,46 @@ def require_edit(actor: Actor, record: Any, label: str) -> None:
         raise PermissionDenied(
             f"{label} is assigned to someone else; only its assignee, managers and admins "
             f"may change it (your role is {actor.role})."
+        )
+
+
+# audited entity types whose changes need a capability beyond editing records
+_ENTITY_CAPABILITY = {
+    "company": "manage_settings",
+    "member": "manage_roles",
+    "segment": "manage_segments",
+    "campaign": "manage_campaigns",
+    "token": "manage_tokens",
+}
+
+
+def require_undo(actor: Actor, *, author: bool, entity_type: str, record: Any) -> None:
+    """May ``actor`` undo one row of a change, i.e. make that change now (SPEC 10)?
+
+    - settings, roles, segments, campaigns, tokens: only whoever may manage them now, the
+      author included (an admin demoted since may no longer undo their role change);
+    - records: the author only if they may still edit the record (``record``: as it is now,
+      or as the undo would bring it back); anyone else only if their role may edit records
+      of others (managers, admins, tokens).
+    """
+    capability = _ENTITY_CAPABILITY.get(entity_type)
+    if capability is not None:
+        if not has(actor, capability):
+            needed = CAPABILITIES[capability]
+            raise PermissionDenied(
+                f"Only {needed}s may undo this: it needs the right to "
+                f"{DESCRIPTIONS[capability]}; your role is {actor.role}."
+            )
+        return
+    if author:
+        if record is not None and not can_edit(actor, record):
+            raise PermissionDenied(
+                "You may no longer change this record, so you may not undo your change "
+                f"(it is assigned to someone else; your role is {actor.role})."
+            )
+        return
+    if not has(actor, "edit_any"):
+        raise PermissionDenied(
+            "Only the person who made a change, managers and admins may undo it; "
+            f"your role is {actor.role}."
         )

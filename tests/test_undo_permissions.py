@@ -1,0 +1,110 @@
+"""Undo needs the right to make that change now (SPEC 10, issue 10 finding 1): over signed HTTP
+against the real web process, on both databases. A manager's click on the Undo of an admin's
+role or settings change is refused naming the role it needs and changes nothing; the admin's
+own Undo still works; an author demoted since may no longer undo what they did as admin."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import pytest
+
+from crm.models import AuditLog, Company, Member
+from tests.admin_support import Session, Team, answer_text, button_value, new_team
+from tests.conftest import BACKENDS, migrated_database
+from tests.e2e_support import SlackClient, start_web
+from tests.slack_fake import FakeSlack
+
+if TYPE_CHECKING:
+    from tests.conftest import TestDB
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def mdb(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TestDB]:
+    with migrated_database(request, request.param, tmp_path_factory.mktemp("undo")) as db:
+        yield db
+
+
+@pytest.fixture(scope="module")
+def session(mdb: TestDB, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
+    with FakeSlack() as fake, start_web(mdb.url, fake, tmp_path_factory.mktemp("web")) as web:
+        yield Session(SlackClient(web), fake)
+
+
+@pytest.fixture
+def team(session: Session) -> Team:
+    return new_team(session.fake)
+
+
+def role_of(member: Member) -> str:
+    return Member.get_by_id(member.id).role
+
+
+def reverted(change_id: str) -> bool:
+    return AuditLog.select().where(
+        (AuditLog.change_id == change_id) & AuditLog.reverted_at.is_null(False)
+    ).exists()
+
+
+def test_a_manager_cannot_undo_an_admins_role_change(session: Session, team: Team) -> None:
+    otto = team.rep2
+    session.command(f"role <@{otto.id}|otto> admin", team.admin)
+    body = session.command(f"role <@{otto.id}|otto> rep", team.admin)
+    assert role_of(otto.member) == "rep"
+    change_id = button_value(body, "undo")
+
+    refused = answer_text(session.click("undo", change_id, team.manager))
+    assert "Only admins may undo this: it needs the right to change roles" in refused
+    assert "your role is manager" in refused
+    assert role_of(otto.member) == "rep" and not reverted(change_id)
+    # a rep is refused the same way
+    refused = answer_text(session.click("undo", change_id, team.rep))
+    assert "Only admins may undo this" in refused and "your role is rep" in refused
+    assert role_of(otto.member) == "rep"
+
+    # the admin who made it may undo it
+    assert "Undone" in answer_text(session.click("undo", change_id, team.admin))
+    assert role_of(otto.member) == "admin" and reverted(change_id)
+
+
+def test_a_manager_cannot_undo_an_admins_settings_change(session: Session, team: Team) -> None:
+    body = session.command("settings currency=USD", team.admin)
+    change_id = button_value(body, "undo")
+    assert Company.get_by_id(team.company.id).currency == "USD"
+
+    refused = answer_text(session.click("undo", change_id, team.manager))
+    assert "Only admins may undo this: it needs the right to change company settings" in refused
+    assert Company.get_by_id(team.company.id).currency == "USD" and not reverted(change_id)
+
+    assert "Undone" in answer_text(session.click("undo", change_id, team.admin))
+    assert Company.get_by_id(team.company.id).currency == "ZMW"
+
+
+def test_an_author_demoted_since_cannot_undo_their_admin_change(
+    session: Session, team: Team
+) -> None:
+    # the manager is made admin, changes the currency, and is demoted again
+    session.command(f"role <@{team.manager.id}|max> admin", team.admin)
+    body = session.command("settings currency=EUR", team.manager)
+    change_id = button_value(body, "undo")
+    session.command(f"role <@{team.manager.id}|max> manager", team.admin)
+
+    refused = answer_text(session.click("undo", change_id, team.manager))
+    assert "Only admins may undo this" in refused and "your role is manager" in refused
+    assert Company.get_by_id(team.company.id).currency == "EUR" and not reverted(change_id)
+
+
+def test_record_changes_keep_their_rules(session: Session, team: Team) -> None:
+    """Another rep may not undo a rep's lead; a manager may (their role edits every record)."""
+    body = session.command('lead add "Undo Person" email=undo@example.com', team.rep)
+    change_id = button_value(body, "undo")
+    refused = answer_text(session.click("undo", change_id, team.rep2))
+    assert "Only the person who made a change, managers and admins may undo it" in refused
+    assert not reverted(change_id)
+    assert "Undone" in answer_text(session.click("undo", change_id, team.manager))
+    assert reverted(change_id)
