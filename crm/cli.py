@@ -239,6 +239,9 @@ def _import(args: argparse.Namespace) -> int:
         for r in report.rejected:
             table.add_row(str(r.line), r.field, r.reason)
         console.print(table)
+        # the count alone on the last line, and a status scripts can test (README)
+        console.print(f"{len(report.rejected)} row(s) rejected", highlight=False)
+        return 1
     return 0
 
 
