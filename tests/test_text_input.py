@@ -24,6 +24,7 @@ from tests.admin_support import Session, Team, answer_text, new_team
 from tests.conftest import BACKENDS, migrated_database
 from tests.e2e_support import SlackClient, start_web
 from tests.slack_fake import FakeSlack
+from tests.surface_support import field_errors, opened_view, submit
 
 if TYPE_CHECKING:
     from tests.conftest import TestDB
@@ -176,3 +177,14 @@ def test_stored_text_never_holds_a_refused_character(value: str, multiline: bool
         assert unicodedata.category(ch) not in ("Cc", "Cs") or ch in kept, repr(ch)
         assert not 0x202A <= ord(ch) <= 0x202E and not 0x2066 <= ord(ch) <= 0x2069
     assert text.strip() and "\r" not in text
+
+
+def test_modal_fields_follow_the_same_rule(session: Session, team: Team) -> None:
+    r = session.slack.command("lead", team.rep.ref)
+    assert r.status == 200 and not r.body, r.text
+    view = opened_view(session.fake, team.rep.ref)
+    errors = field_errors(submit(session.slack, view, team.rep.ref, {"name": "Jane\x00Doe"}))
+    assert "contains the control character U+0000" in errors["name"]
+    errors = field_errors(submit(session.slack, view, team.rep.ref, {"name": "\u200b\u2060"}))
+    assert "has no visible characters" in errors["name"]
+    assert not Lead.select().where(Lead.company == team.company.id).exists()
