@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from crm.models import AuditLog, Company, Member
+from crm.models import AuditLog, Company, Lead, Member
 from tests.admin_support import Session, Team, answer_text, button_value, new_team
 from tests.conftest import BACKENDS, migrated_database
 from tests.e2e_support import SlackClient, start_web
@@ -108,3 +108,19 @@ def test_record_changes_keep_their_rules(session: Session, team: Team) -> None:
     assert not reverted(change_id)
     assert "Undone" in answer_text(session.click("undo", change_id, team.manager))
     assert reverted(change_id)
+
+
+def test_an_author_who_may_no_longer_edit_the_record_cannot_undo(
+    session: Session, team: Team
+) -> None:
+    """The rep's lead was handed to another rep since: undoing its creation would delete a
+    record the rep may no longer change."""
+    body = session.command('lead add "Handed Over" email=handed@example.com', team.rep)
+    change_id = button_value(body, "undo")
+    lead = Lead.get((Lead.company == team.company.id) & (Lead.email == "handed@example.com"))
+    session.command(f"lead assign L{lead.id} <@{team.rep2.id}|ned>", team.manager)
+    assert Lead.get_by_id(lead.id).assigned_to_id == team.rep2.member.id
+    refused = answer_text(session.click("undo", change_id, team.rep))
+    assert "You may no longer change this record, so you may not undo your change" in refused
+    assert not reverted(change_id)
+    assert Lead.get_or_none(Lead.id == lead.id) is not None
