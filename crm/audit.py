@@ -230,7 +230,8 @@ def _require_may_undo(actor: Actor, rows: list[AuditLog]) -> None:
     author = (actor.kind == "member" and first.actor_member_id == actor.member_id) or (
         actor.kind == "token" and first.actor_token_id == actor.token_id
     )
-    for row in rows:
+    changed: list[tuple[str, Any]] = []
+    for row in reversed(rows):  # oldest first: the record the change was about
         model = _models().get(row.entity_type)
         if model is None or model is StageChange:
             continue  # history rows go with the record they describe
@@ -239,9 +240,8 @@ def _require_may_undo(actor: Actor, rows: list[AuditLog]) -> None:
             # the undo brings it back as it was: judge that record
             record = model(**{k: decode(model, k, v[0]) for k, v in row.changes.items()
                               if k in model._meta.fields})  # fmt: skip
-        permissions.require_undo(
-            actor, author=author, entity_type=row.entity_type, record=record
-        )
+        changed.append((row.entity_type, record))
+    permissions.require_undo(actor, author=author, changed=changed)
 
 
 # Rows derived from others (recomputed, never edited by people) may go with their parent.

@@ -89,26 +89,32 @@ _ENTITY_CAPABILITY = {
 }
 
 
-def require_undo(actor: Actor, *, author: bool, entity_type: str, record: Any) -> None:
-    """May ``actor`` undo one row of a change, i.e. make that change now (SPEC 10)?
+def require_undo(actor: Actor, *, author: bool, changed: list[tuple[str, Any]]) -> None:
+    """May ``actor`` undo a change, i.e. make that change now (SPEC 10)? ``changed`` lists
+    what the change touched as (entity type, record), the record it was about first (records
+    as they are now, or as the undo would bring them back).
 
     - settings, roles, segments, campaigns, tokens: only whoever may manage them now, the
       author included (an admin demoted since may no longer undo their role change);
-    - records: the author only if they may still edit the record (``record``: as it is now,
-      or as the undo would bring it back); anyone else only if their role may edit records
-      of others (managers, admins, tokens).
+    - records: the author only while they may still edit the record the change was about
+      (what it touched besides, such as "last contacted" of a lead a call was logged on,
+      never needed that right); anyone else only if their role edits records of others
+      (managers, admins, tokens).
     """
-    capability = _ENTITY_CAPABILITY.get(entity_type)
-    if capability is not None:
-        if not has(actor, capability):
+    for entity_type, _record in changed:
+        capability = _ENTITY_CAPABILITY.get(entity_type)
+        if capability is not None and not has(actor, capability):
             needed = CAPABILITIES[capability]
             raise PermissionDenied(
                 f"Only {needed}s may undo this: it needs the right to "
                 f"{DESCRIPTIONS[capability]}; your role is {actor.role}."
             )
+    records = [(t, r) for t, r in changed if t not in _ENTITY_CAPABILITY]
+    if not records:
         return
     if author:
-        if record is not None and not can_edit(actor, record):
+        main_type, main = changed[0]
+        if main_type not in _ENTITY_CAPABILITY and main is not None and not can_edit(actor, main):
             raise PermissionDenied(
                 "You may no longer change this record, so you may not undo your change "
                 f"(it is assigned to someone else; your role is {actor.role})."

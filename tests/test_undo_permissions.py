@@ -124,3 +124,18 @@ def test_an_author_who_may_no_longer_edit_the_record_cannot_undo(
     assert "You may no longer change this record, so you may not undo your change" in refused
     assert not reverted(change_id)
     assert Lead.get_or_none(Lead.id == lead.id) is not None
+
+
+def test_an_author_undoes_a_call_logged_on_someone_elses_lead(
+    session: Session, team: Team
+) -> None:
+    """Logging a call needs no right to edit the lead, so neither does undoing it, although
+    the change also moved the lead's "last contacted"."""
+    body = session.command('lead add "Not Mine" email=notmine@example.com', team.rep2)
+    lead = Lead.get((Lead.company == team.company.id) & (Lead.email == "notmine@example.com"))
+    assert button_value(body, "undo")
+    logged = session.command(f'log call L{lead.id} "asked about pricing"', team.rep)
+    assert Lead.get_by_id(lead.id).last_contacted_at is not None
+    change_id = button_value(logged, "undo")
+    assert "Undone" in answer_text(session.click("undo", change_id, team.rep))
+    assert Lead.get_by_id(lead.id).last_contacted_at is None and reverted(change_id)
