@@ -30,7 +30,7 @@ from peewee import JOIN, OP, SQL, ColumnBase, Expression, NodeList, Value, fn
 from crm.clock import utcnow
 from crm.errors import ValidationError
 from crm.models import CHURN_RISKS, LEAD_SOURCES, TIERS, Customer, CustomerMetric, Lead
-from crm.parsing import parse_date, parse_int, parse_money, parse_period
+from crm.parsing import check_text, parse_date, parse_int, parse_money, parse_period
 
 __all__ = [
     "CRITERIA_KEYS",
@@ -87,7 +87,7 @@ def _scalar(key: str, value: Any) -> Any:
     if key in _TEXT_KEYS:
         if not isinstance(value, str) or not value.strip() or len(value) > 100:
             raise _fail(key, "expected a word of 1 to 100 characters")
-        return value.strip()
+        return check_text(value, key).strip()
     if key == "lifetime_value":
         return str(parse_money(value, key))
     if key == "days_since_last_purchase":
