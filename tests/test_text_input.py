@@ -97,6 +97,8 @@ def test_notes_keep_tabs_and_line_breaks_but_refuse_other_controls(
     words = f'followup L{lead.id} "Call\x1b back" due=tomorrow'
     refused = answer_text(session.command(words, team.rep))
     assert "title: contains the control character U+001B" in refused
+    refused = answer_text(session.command('segment add "Retail" industry="re\x00tail"', team.admin))
+    assert "industry: contains the control character U+0000" in refused
     assert changes(team) == before
     assert not FollowUp.select().where(FollowUp.company == team.company.id).exists()
 
