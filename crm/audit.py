@@ -23,7 +23,7 @@ from crm import permissions
 from crm.actors import Actor
 from crm.clock import utcnow
 from crm.db import database
-from crm.errors import Conflict, NotFound, PermissionDenied
+from crm.errors import Conflict, NotFound
 from crm.models import ENTITY_MODELS, AuditLog, BaseModel, StageChange
 
 UNDO_WINDOW = timedelta(minutes=10)
@@ -182,7 +182,7 @@ def revert(actor: Actor, change_id: str, *, window: timedelta | None = UNDO_WIND
         )
         if not rows:
             raise NotFound("That change was not found")
-        _require_may_undo(actor, rows[-1])
+        _require_may_undo(actor, rows)
         if any(r.reverted_at is not None for r in rows):
             raise Conflict("That change was already undone")
         if window is not None and utcnow() - rows[-1].created_at > window:
@@ -224,16 +224,24 @@ def _refresh_derived(actor: Actor, rows: list[AuditLog]) -> None:
                 recompute_customer(actor.company_id, customer_id)
 
 
-def _require_may_undo(actor: Actor, first: AuditLog) -> None:
-    """Your own change, or anyone's if you may edit everything (managers, admins, system)."""
-    own = (actor.kind == "member" and first.actor_member_id == actor.member_id) or (
+def _require_may_undo(actor: Actor, rows: list[AuditLog]) -> None:
+    """Every row of the change must be one the actor may make now (crm.permissions decides)."""
+    first = rows[-1]
+    author = (actor.kind == "member" and first.actor_member_id == actor.member_id) or (
         actor.kind == "token" and first.actor_token_id == actor.token_id
     )
-    if not own and not permissions.has(actor, "edit_any"):
-        raise PermissionDenied(
-            "Only the person who made a change, managers and admins may undo it; "
-            f"your role is {actor.role}."
-        )
+    changed: list[tuple[str, Any]] = []
+    for row in reversed(rows):  # oldest first: the record the change was about
+        model = _models().get(row.entity_type)
+        if model is None or model is StageChange:
+            continue  # history rows go with the record they describe
+        record = model.get_or_none(model.id == row.entity_id)
+        if record is None and row.action == "delete":
+            # the undo brings it back as it was: judge that record
+            record = model(**{k: decode(model, k, v[0]) for k, v in row.changes.items()
+                              if k in model._meta.fields})  # fmt: skip
+        changed.append((row.entity_type, record))
+    permissions.require_undo(actor, author=author, changed=changed)
 
 
 # Rows derived from others (recomputed, never edited by people) may go with their parent.

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from crm import encryption
 from crm.actors import Actor
 from crm.config import ConfigError, Unreachable, load_settings
 from crm.db import open_database
@@ -44,7 +45,9 @@ def command(
 
 def connect() -> None:
     """Open the configured database for a CLI command (config errors are one line)."""
-    connect_database(load_settings().database_url)
+    settings = load_settings()
+    encryption.configure(settings.secret_key)
+    connect_database(settings.database_url)
 
 
 def connect_database(url: str) -> None:
@@ -174,6 +177,32 @@ def _token(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- secrets at rest ---------------------------------------------------------------------------
+
+
+def _configure_secrets(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    sub.add_parser(
+        "rotate", help="re-encrypt every stored Slack secret with the first CRM_SECRET_KEY key"
+    )
+    sub.add_parser("new-key", help="print a new key for CRM_SECRET_KEY")
+
+
+@command("secrets", "rotate the key of secrets stored in the database", _configure_secrets)
+def _secrets(args: argparse.Namespace) -> int:
+    if args.action == "new-key":
+        print(encryption.new_key())
+        return 0
+    connect()
+    count = encryption.rotate_all()
+    console.print(
+        f"re-encrypted {count} Slack installation(s) with the current key; keys after the "
+        "first may now leave CRM_SECRET_KEY",
+        highlight=False,
+    )
+    return 0
+
+
 # --- import / export -----------------------------------------------------------------------------
 
 
@@ -210,6 +239,9 @@ def _import(args: argparse.Namespace) -> int:
         for r in report.rejected:
             table.add_row(str(r.line), r.field, r.reason)
         console.print(table)
+        # the count alone on the last line, and a status scripts can test (README)
+        console.print(f"{len(report.rejected)} row(s) rejected", highlight=False)
+        return 1
     return 0
 
 
@@ -340,7 +372,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Unreachable as exc:
         err_console.print(f"[red]error:[/red] {exc}", highlight=False)
         return 2
-    except ConfigError as exc:
+    except (ConfigError, encryption.SecretsError) as exc:
         err_console.print(f"[red]configuration:[/red] {exc}", highlight=False)
         return 2
     except CRMError as exc:

@@ -28,7 +28,7 @@ from crm.models import (
     Opportunity,
     TenantModel,
 )
-from crm.parsing import parse_choice, parse_int
+from crm.parsing import check_text, parse_choice, parse_int
 from crm.tenancy import fetch_subject
 
 __all__ = ["list_communications", "log_communication", "validate_attachment", "validate_url"]
@@ -104,7 +104,7 @@ def _text(value: Any, field: str, limit: int) -> str:
         raise ValidationError(field, "expected text", hint=f'{field}="..."')
     if len(value) > limit:
         raise ValidationError(field, f"is longer than {limit} characters", hint="a shorter text")
-    return value.strip()
+    return check_text(value, field).strip()
 
 
 def log_communication(

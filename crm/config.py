@@ -29,6 +29,7 @@ from urllib.parse import urlparse
 from dotenv import dotenv_values
 
 from crm.db import url_options
+from crm.encryption import KEY_FORM, parse_keys
 
 
 class ConfigError(Exception):
@@ -209,9 +210,19 @@ def database_url(name: str, raw: str) -> str:
     return raw
 
 
-def setting(env: str, default: Any, parse: Parser = text) -> Any:
-    """A field of :class:`Settings` read from the variable ``env``."""
-    return field(default=default, metadata={"env": env, "parse": parse})
+def secret_keys(name: str, raw: str) -> str:
+    """Fernet keys, comma-separated (:mod:`crm.encryption`); never echoed in the refusal."""
+    try:
+        parse_keys(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} {exc}") from None
+    return raw
+
+
+def setting(env: str, default: Any, parse: Parser = text, *, secret: bool = False) -> Any:
+    """A field of :class:`Settings` read from the variable ``env`` (``secret``: kept out of
+    the object's repr, so a logged Settings never shows it)."""
+    return field(default=default, repr=not secret, metadata={"env": env, "parse": parse})
 
 
 # --- the settings ------------------------------------------------------------------------------
@@ -251,6 +262,7 @@ class Settings:
     )
     sms_api_token: str | None = setting("SMS_API_TOKEN", None)
     default_currency: str = setting("CRM_DEFAULT_CURRENCY", "ZMW", currency)
+    secret_key: str | None = setting("CRM_SECRET_KEY", None, secret_keys, secret=True)
     # web process (gunicorn)
     web_concurrency: int = setting("WEB_CONCURRENCY", 2, whole(1))
     web_threads: int = setting("WEB_THREADS", 8, whole(1))
@@ -278,6 +290,11 @@ class Settings:
             object.__setattr__(self, "slack_api_url", self.slack_api_url + "/")
         public = self.public_url or f"http://localhost:{self.port}"
         object.__setattr__(self, "public_url", public.rstrip("/"))
+        if self.oauth and not self.secret_key:
+            raise ConfigError(
+                "CRM_SECRET_KEY is required with SLACK_CLIENT_ID and SLACK_CLIENT_SECRET: it "
+                f"encrypts the Slack tokens of OAuth installs at rest; expected {KEY_FORM}"
+            )
 
     @property
     def socket_mode(self) -> bool:

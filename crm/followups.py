@@ -28,7 +28,7 @@ from crm.audit import change, snapshot
 from crm.clock import to_utc, utcnow
 from crm.errors import Conflict, ValidationError
 from crm.models import PRIORITIES, FollowUp
-from crm.parsing import parse_choice, parse_int
+from crm.parsing import check_text, parse_choice, parse_int
 from crm.tenancy import fetch, fetch_for_update, fetch_member, fetch_subject, ref_label
 
 __all__ = [
@@ -91,6 +91,7 @@ def _is_overdue(now: datetime) -> Expression:
 def _title(title: Any) -> str:
     if not isinstance(title, str) or not title.strip():
         raise ValidationError("title", "a follow-up needs a title", hint='title="Call back"')
+    check_text(title, "title", hint='title="Call back"')
     title = " ".join(title.split())
     if len(title) > 255:
         raise ValidationError("title", "is longer than 255 characters", hint='title="Call back"')
@@ -104,7 +105,7 @@ def _notes(notes: Any, field: str = "notes") -> str | None:
         raise ValidationError(
             field, f"expected text of up to {_MAX_NOTES} characters", hint=f'{field}="..."'
         )
-    return notes.strip() or None
+    return check_text(notes, field).strip() or None
 
 
 def _moment(value: Any, field: str) -> datetime:

@@ -54,6 +54,7 @@ from crm.parsing import (
     parse_money,
     parse_percent,
     parse_phone,
+    parse_text,
 )
 from crm.tenancy import ref_label
 
@@ -89,17 +90,9 @@ def clean_text(
     value: Any, field: str, max_length: int, *, required: bool = False, collapse: bool = True
 ) -> str | None:
     """Stripped text up to ``max_length``; blank means "none" unless ``required``. Names
-    (``collapse``) also get runs of whitespace collapsed; free text keeps its line breaks."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if required:
-            raise ValidationError(field, "a value is required", hint=f'{field}="Jane Doe"')
-        return None
-    if not isinstance(value, str):
-        raise ValidationError(field, "must be text", hint=f'{field}="Jane Doe"')
-    text = " ".join(value.split()) if collapse else value.strip()
-    if len(text) > max_length:
-        raise ValidationError(field, f"is longer than {max_length} characters")
-    return text
+    (``collapse``) also get runs of whitespace collapsed; free text keeps its line breaks.
+    The characters allowed are :mod:`crm.parsing.text`'s rule."""
+    return parse_text(value, field, max_length, required=required, multiline=not collapse)
 
 
 def clean_name(value: Any, field: str = "name") -> str:

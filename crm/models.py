@@ -27,6 +27,7 @@ from peewee import (
     TextField,
 )
 
+from crm import encryption
 from crm.clock import utcnow
 from crm.db import database
 from crm.statements import insert_row
@@ -68,6 +69,29 @@ class JSONField(TextField):
         if value is None or value == "":
             return None
         return json.loads(value)
+
+
+class EncryptedTextField(TextField):
+    """A secret kept encrypted with ``CRM_SECRET_KEY`` (:mod:`crm.encryption`); plain text in
+    Python. Queries can only test it for NULL: equal plaintexts encrypt differently."""
+
+    def db_value(self, value: Any) -> str | None:
+        return None if value is None else encryption.encrypt(str(value))
+
+    def python_value(self, value: Any) -> str | None:
+        return None if value is None else encryption.decrypt(value)
+
+
+class EncryptedJSONField(TextField):
+    """JSON kept encrypted as a whole (:class:`EncryptedTextField`)."""
+
+    def db_value(self, value: Any) -> str | None:
+        return None if value is None else encryption.encrypt_json(value)
+
+    def python_value(self, value: Any) -> Any:
+        if value is None or value == "":
+            return None
+        return encryption.decrypt_json(value)
 
 
 class BaseModel(Model):
@@ -539,16 +563,19 @@ class IdempotencyKey(TenantModel):
 
 
 class SlackInstallation(BaseModel):
-    """An OAuth installation (multi-workspace mode); Bolt's installation store reads these."""
+    """An OAuth installation (multi-workspace mode); Bolt's installation store reads these.
+
+    The bot token and ``data`` (user and refresh tokens, the incoming-webhook URL, ...) are
+    encrypted at rest (SPEC 10)."""
 
     client_id = CharField(max_length=64, default="")
     enterprise_id = CharField(max_length=32, null=True)
     team_id = CharField(max_length=32, null=True)
     user_id = CharField(max_length=32, default="")
-    bot_token = TextField(null=True)
+    bot_token = EncryptedTextField(null=True)
     bot_id = CharField(max_length=32, null=True)
     bot_user_id = CharField(max_length=32, null=True)
-    data = JSONField(default=dict)
+    data = EncryptedJSONField(default=dict)
     installed_at = DateTimeField(default=utcnow)
 
     class Meta:

@@ -40,7 +40,7 @@ from crm.models import (
     Member,
     Opportunity,
 )
-from crm.parsing import parse_choice, parse_date, parse_money, parse_percent
+from crm.parsing import check_text, parse_choice, parse_date, parse_money, parse_percent
 from crm.tenancy import fetch, fetch_for_update, fetch_member, ref_label
 
 __all__ = [
@@ -100,6 +100,8 @@ def default_probability(stage: str) -> int:
 
 
 def _name(value: Any) -> str:
+    if isinstance(value, str):
+        check_text(value, "name", hint='name="Acme renewal"')
     text = value.strip() if isinstance(value, str) else ""
     if not text:
         raise ValidationError("name", "a name is required", hint='name="Acme renewal"')
@@ -367,6 +369,8 @@ def move_stage(actor: Actor, opp_id: int, stage: str) -> Opportunity:
 
 
 def _reason(value: Any) -> str:
+    if isinstance(value, str):
+        check_text(value, "reason", hint='reason="price"')
     text = value.strip() if isinstance(value, str) else ""
     if not text:
         raise ValidationError("reason", "say why the deal was lost", hint='reason="price"')

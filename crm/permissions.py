@@ -6,6 +6,10 @@
 API tokens act for an integration: they edit any record and manage segments and campaigns,
 but never roles, tokens or settings. The system actor (CLI, workers) may do anything.
 A refusal names the role it needs.
+
+Undo (:func:`require_undo`) is decided here too, as "may this actor make that change now":
+an Undo is a change like any other, so it must never let someone do what they could not do
+directly (a manager undoing an admin's role change would otherwise restore an admin).
 """
 
 from __future__ import annotations
@@ -72,4 +76,52 @@ def require_edit(actor: Actor, record: Any, label: str) -> None:
         raise PermissionDenied(
             f"{label} is assigned to someone else; only its assignee, managers and admins "
             f"may change it (your role is {actor.role})."
+        )
+
+
+# audited entity types whose changes need a capability beyond editing records
+_ENTITY_CAPABILITY = {
+    "company": "manage_settings",
+    "member": "manage_roles",
+    "segment": "manage_segments",
+    "campaign": "manage_campaigns",
+    "token": "manage_tokens",
+}
+
+
+def require_undo(actor: Actor, *, author: bool, changed: list[tuple[str, Any]]) -> None:
+    """May ``actor`` undo a change, i.e. make that change now (SPEC 10)? ``changed`` lists
+    what the change touched as (entity type, record), the record it was about first (records
+    as they are now, or as the undo would bring them back).
+
+    - settings, roles, segments, campaigns, tokens: only whoever may manage them now, the
+      author included (an admin demoted since may no longer undo their role change);
+    - records: the author only while they may still edit the record the change was about
+      (what it touched besides, such as "last contacted" of a lead a call was logged on,
+      never needed that right); anyone else only if their role edits records of others
+      (managers, admins, tokens).
+    """
+    for entity_type, _record in changed:
+        capability = _ENTITY_CAPABILITY.get(entity_type)
+        if capability is not None and not has(actor, capability):
+            needed = CAPABILITIES[capability]
+            raise PermissionDenied(
+                f"Only {needed}s may undo this: it needs the right to "
+                f"{DESCRIPTIONS[capability]}; your role is {actor.role}."
+            )
+    records = [(t, r) for t, r in changed if t not in _ENTITY_CAPABILITY]
+    if not records:
+        return
+    if author:
+        main_type, main = changed[0]
+        if main_type not in _ENTITY_CAPABILITY and main is not None and not can_edit(actor, main):
+            raise PermissionDenied(
+                "You may no longer change this record, so you may not undo your change "
+                f"(it is assigned to someone else; your role is {actor.role})."
+            )
+        return
+    if not has(actor, "edit_any"):
+        raise PermissionDenied(
+            "Only the person who made a change, managers and admins may undo it; "
+            f"your role is {actor.role}."
         )

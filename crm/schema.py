@@ -30,7 +30,12 @@ def pending(db: Database) -> list[str]:
 
 # Custom fields are written as their storage type so a migration never changes meaning when
 # the models' Python-side conversions do.
-_STORAGE_TYPES = {"JSONField": "TextField", "MoneyField": "BigIntegerField"}
+_STORAGE_TYPES = {
+    "EncryptedJSONField": "TextField",
+    "EncryptedTextField": "TextField",
+    "JSONField": "TextField",
+    "MoneyField": "BigIntegerField",
+}
 
 
 def _freeze(body: str) -> str:

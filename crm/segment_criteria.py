@@ -41,7 +41,7 @@ from crm.models import (
     CustomerPrediction,
     Lead,
 )
-from crm.parsing import parse_date, parse_int, parse_money, parse_period
+from crm.parsing import check_text, parse_date, parse_int, parse_money, parse_period
 
 __all__ = [
     "CRITERIA_KEYS",
@@ -103,7 +103,7 @@ def _scalar(key: str, value: Any) -> Any:
     if key in _TEXT_KEYS:
         if not isinstance(value, str) or not value.strip() or len(value) > 100:
             raise _fail(key, "expected a word of 1 to 100 characters")
-        return value.strip()
+        return check_text(value, key).strip()
     if key == "lifetime_value":
         return str(parse_money(value, key))
     if key == "days_since_last_purchase":

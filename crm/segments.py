@@ -22,7 +22,7 @@ from crm.clock import utcnow
 from crm.db import database
 from crm.errors import Conflict, ValidationError
 from crm.models import Customer, CustomerSegment
-from crm.parsing import parse_int
+from crm.parsing import check_text, parse_int
 from crm.segment_criteria import (
     CRITERIA_KEYS,
     compile_criteria,
@@ -113,7 +113,7 @@ def _name(name: Any) -> str:
         raise ValidationError(
             "name", "a segment needs a name of 1 to 200 characters", hint='name="Gold at risk"'
         )
-    return name.strip()
+    return check_text(name, "name", hint='name="Gold at risk"').strip()
 
 
 def _description(description: Any) -> str | None:
@@ -125,7 +125,7 @@ def _description(description: Any) -> str | None:
             "expected text of up to 2000 characters",
             hint='description="Gold customers who stopped buying"',
         )
-    return description.strip() or None
+    return check_text(description, "description").strip() or None
 
 
 def _save(segment: CustomerSegment) -> None:

@@ -20,6 +20,7 @@ from crm.audit import change, snapshot
 from crm.clock import utcnow
 from crm.errors import Conflict, ValidationError
 from crm.models import ApiToken
+from crm.parsing import check_text
 from crm.tenancy import fetch
 
 TOKEN_PREFIX = "crm_"
@@ -39,6 +40,7 @@ def _clean_name(name: str | None) -> str:
     text = (name or "").strip()
     if not text:
         raise ValidationError("name", "a token needs a name", hint='--name "website form"')
+    check_text(text, "name", hint='--name "website form"')
     if len(text) > 100 or not text.isprintable():
         raise ValidationError(
             "name", "at most 100 printable characters", hint='--name "website form"'

@@ -20,6 +20,7 @@ import psycopg2
 import pytest
 from peewee import Database, PostgresqlDatabase
 
+from crm import encryption
 from crm.actors import Actor
 from crm.companies import Profile, get_or_create_company, upsert_member
 from crm.db import database, open_database
@@ -35,6 +36,11 @@ PG_ADMIN_DSN = os.environ.get(
     "CRM_TEST_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 )
 PG_URL_BASE = os.environ.get("CRM_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432")
+
+# CRM_SECRET_KEY of the test process and of every web process started with OAuth (both read
+# the Slack installations they store)
+TEST_SECRET_KEY = "pWtMcwYmHmZQdEq0z3oSMwlTByyQZqNAWysEyK3y3nE="
+encryption.configure(TEST_SECRET_KEY)
 
 
 @dataclass

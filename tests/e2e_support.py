@@ -47,7 +47,7 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 from slack_sdk.signature import SignatureVerifier
 
-from tests.conftest import BACKENDS, migrated_database
+from tests.conftest import BACKENDS, TEST_SECRET_KEY, migrated_database
 from tests.slack_fake import Call, FakeSlack
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -158,7 +158,11 @@ def web_env(
         PYTHONUNBUFFERED="1",
     )
     if oauth:
-        env.update(SLACK_CLIENT_ID="111.222", SLACK_CLIENT_SECRET="client-secret")
+        env.update(
+            SLACK_CLIENT_ID="111.222",
+            SLACK_CLIENT_SECRET="client-secret",
+            CRM_SECRET_KEY=TEST_SECRET_KEY,
+        )
     else:
         env["SLACK_BOT_TOKEN"] = BOT_TOKEN
     env.update(extra or {})

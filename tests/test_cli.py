@@ -136,8 +136,10 @@ def test_import_reports_rejected_rows_and_export_writes_the_file(
         encoding="utf-8",
     )
     result = crm(db, "import", "leads", str(path), "--team", "TACME", cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
+    # rejected rows: status 1 and their count on the last line
+    assert result.returncode == 1, result.stderr
     assert "1 created, 0 already present, 3 rejected" in result.stdout
+    assert result.stdout.strip().splitlines()[-1] == "3 row(s) rejected"
     rows = [line for line in result.stdout.splitlines() if line.startswith("│")]
     assert [[c.strip() for c in r.strip("│").split("│")][:2] for r in rows] == [
         ["3", "email"],
@@ -151,7 +153,7 @@ def test_import_reports_rejected_rows_and_export_writes_the_file(
     out = tmp_path / "out.csv"
     exported = crm(db, "export", "leads", str(out), cwd=tmp_path)  # one workspace
     assert exported.returncode == 0, exported.stderr
-    assert list(csv.reader(out.open()))[1][:2] == ["Ann", "ann@example.com"]
+    assert list(csv.reader(out.open()))[1][1:3] == ["Ann", "ann@example.com"]
 
 
 @pytest.mark.parametrize(

@@ -228,7 +228,7 @@ def test_audit_bad_or_foreign_references_are_not_found(session: Session, team: T
     assert f"L{10**9} not found" in answer_text(session.command(f"audit L{10**9}", team.admin))
     bad = answer_text(session.command("audit X12", team.admin))
     assert 'ref: "X12" is not a record reference such as L12' in bad
-    assert "/crm audit <ref>" in bad
+    assert "/crm audit &lt;ref&gt;" in bad  # mrkdwn for <ref>, in the blocks and the fallback
     damaged = answer_text(session.click("audit_page_older", "{not json", team.admin))
     assert "page: that button is damaged" in damaged
 

@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 
 from crm.config import ConfigError, load_settings
+from crm.encryption import new_key
+from tests.conftest import TEST_SECRET_KEY
 
 
 def test_defaults():
@@ -56,9 +58,22 @@ def test_slack_requirements_are_named():
     with pytest.raises(ConfigError, match=r"^SLACK_BOT_TOKEN"):
         load_settings({"SLACK_SIGNING_SECRET": "s"}).require_slack()
     load_settings({"SLACK_SIGNING_SECRET": "s", "SLACK_BOT_TOKEN": "xoxb-1"}).require_slack()
-    assert load_settings(
-        {"SLACK_SIGNING_SECRET": "s", "SLACK_CLIENT_ID": "1", "SLACK_CLIENT_SECRET": "2"}
-    ).oauth
+    oauth = {"SLACK_SIGNING_SECRET": "s", "SLACK_CLIENT_ID": "1", "SLACK_CLIENT_SECRET": "2"}
+    # OAuth stores Slack tokens, which are encrypted: the key is required with it
+    with pytest.raises(ConfigError, match=r"^CRM_SECRET_KEY is required with SLACK_CLIENT_ID"):
+        load_settings(oauth)
+    assert load_settings({**oauth, "CRM_SECRET_KEY": TEST_SECRET_KEY}).oauth
+
+
+def test_secret_key_is_refused_by_name_when_malformed():
+    for bad, where in [("abc", ""), ("x" * 44, ""), (f"{TEST_SECRET_KEY},nope", " (key 2 of 2)")]:
+        with pytest.raises(ConfigError) as caught:
+            load_settings({"CRM_SECRET_KEY": bad})
+        message = str(caught.value)
+        assert message.startswith(f"CRM_SECRET_KEY is not valid{where}; expected one or more")
+        assert "crm secrets new-key" in message and bad not in message
+    settings = load_settings({"CRM_SECRET_KEY": f" {new_key()}, {TEST_SECRET_KEY} "})
+    assert settings.secret_key and "secret_key" not in repr(settings)
 
 
 def test_dotenv_file_is_read_and_environment_wins(tmp_path, monkeypatch):

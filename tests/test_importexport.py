@@ -275,12 +275,15 @@ def test_export_import_round_trip(
     files = {k: tmp_path / f"{k}.csv" for k in ("leads", "customers", "orders")}
     assert [export_csv(acme.system, k, f) for k, f in files.items()] == [2, 1, 2]
     exported = {k: list(csv.reader(f.open(newline=""))) for k, f in files.items()}
-    assert exported["leads"][0] == list(COLUMNS["leads"])
+    # leads and customers start with their reference; a phone's leading + is neutralised
+    assert exported["leads"][0] == ["ref", *COLUMNS["leads"]]
     assert exported["leads"][1] == [
-        "Ann", "ann@example.com", "+260971234567", "Acme, Inc.", "referral", "1500.25", "30",
-        "high", "lost", acme.rep.slack_user_id, 'said "no", for now',
+        f"L{a.id}", "Ann", "ann@example.com", "'+260971234567", "Acme, Inc.", "referral",
+        "1500.25", "30", "high", "lost", acme.rep.slack_user_id, 'said "no", for now',
     ]  # fmt: skip
-    assert exported["customers"][1] == ["Cy", "cy@example.com", "", "Gamma", "retail", "vip,retail"]
+    assert exported["customers"][1] == [
+        f"C{c.id}", "Cy", "cy@example.com", "", "Gamma", "retail", "vip,retail"
+    ]
 
     # into the same workspace: everything is already there
     for kind, f in files.items():
@@ -289,7 +292,7 @@ def test_export_import_round_trip(
 
     # into another workspace (whose members differ, so leads go unassigned): the same rows
     exported["leads"] = [exported["leads"][0]] + [
-        [*r[:9], "", r[10]] for r in exported["leads"][1:]
+        [*r[:10], "", r[11]] for r in exported["leads"][1:]
     ]
     _write(files["leads"], exported["leads"][0], exported["leads"][1:])
     for kind, f in files.items():
@@ -301,4 +304,8 @@ def test_export_import_round_trip(
         if kind == "orders":  # the order without a reference got a stable derived one
             assert rows[2][4].startswith("csv:")
             rows[2][4] = ""
+        else:  # the references are globex's own
+            assert [r[0][0] for r in rows[1:]] == [kind[0].upper()] * (len(rows) - 1)
+            rows = [r[1:] for r in rows]
+            exported[kind] = [r[1:] for r in exported[kind]]
         assert rows == exported[kind], kind

@@ -400,6 +400,8 @@ EXCLUDED: dict[str, str] = {
     "permissions.require": "a pure decision on the actor's role; it reads nothing",
     "permissions.can_edit": "a pure decision on a record the caller already fetched in scope",
     "permissions.require_edit": "a pure decision on a record the caller already fetched in scope",
+    "permissions.require_undo": "a pure decision on records audit.revert already fetched in "
+    "scope (revert is in the registry)",
 }
 
 

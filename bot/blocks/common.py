@@ -5,7 +5,10 @@ speak, and a renderer stays a pure function of its data. The e2e tests validate 
 the app sends with ``slack_sdk.models`` instead, and check Slack's size limits.
 
 Text that came from people (names, notes) goes through :func:`escape` before it lands in
-``mrkdwn``; Slack would otherwise read ``<`` and ``&`` as markup.
+``mrkdwn``; Slack would otherwise read ``<`` and ``&`` as markup, and a stored
+``<@U123>``, ``<#C123>`` or ``<!here>`` would ping when echoed. A message's ``text`` (the
+notification and screen-reader fallback, also parsed as mrkdwn) goes through
+:func:`fallback`, which escapes all of it: fallbacks name people by name, never by mention.
 """
 
 from __future__ import annotations
@@ -26,6 +29,11 @@ UNDO_ACTION = "undo"
 def escape(text: object) -> str:
     """Make people's text safe for mrkdwn: only ``& < >`` are special to Slack."""
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def fallback(text: str) -> str:
+    """A message's ``text``: escaped whole (mentions in it never ping) and within Slack's limit."""
+    return truncate(escape(text), 3000)
 
 
 def truncate(text: str, limit: int) -> str:
@@ -133,7 +141,7 @@ def ephemeral(blocks: list[Block], text: str) -> dict[str, Any]:
     """A reply only the caller sees. ``text`` is the notification/screen-reader fallback."""
     if len(blocks) > MESSAGE_BLOCK_LIMIT:
         blocks = [*blocks[: MESSAGE_BLOCK_LIMIT - 1], context("…and more; narrow the request")]
-    return {"response_type": "ephemeral", "text": truncate(text, 3000), "blocks": blocks}
+    return {"response_type": "ephemeral", "text": fallback(text), "blocks": blocks}
 
 
 def in_channel(blocks: list[Block], text: str) -> dict[str, Any]:

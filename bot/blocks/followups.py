@@ -20,6 +20,7 @@ from bot.blocks.common import (
     button,
     context,
     escape,
+    fallback,
     header,
     section,
 )
@@ -121,7 +122,7 @@ def reminder_blocks(
 
 def reminder_text(follow_up_id: int, title: str) -> str:
     """The notification text (also what screen readers and old clients show)."""
-    return f"Overdue follow-up {ref_label('followup', follow_up_id)}: {title}"
+    return fallback(f"Overdue follow-up {ref_label('followup', follow_up_id)}: {title}")
 
 
 def reminder_done_blocks(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -28,23 +29,47 @@ ALIASES = {"company_name": "company", "estimated_value": "value", "assigned": "a
            "ordered_at": "date"}  # fmt: skip
 BATCH_SIZE = 500
 FUTURE_SLACK = 300  # seconds an order may lie in the future (clock skew), as in add_order
-EXTRA = "\x00extra"  # marks a row with more values than the header has columns
+WIDTH = "\x00width"  # marks a row with more or fewer values than the header has columns
+# accepted in a header, not imported: the record reference an export writes first (L12, C3);
+# a reference means nothing in another workspace, so rows are matched by their contents
+IGNORED = {"leads": ("ref",), "customers": ("ref",), "orders": ()}
+# what a spreadsheet runs as a formula when a cell starts with it (OWASP "CSV injection")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 Progress = Callable[[int, int], None]
 M = TypeVar("M", bound=BaseModel)
+
+
+# --- cells ----------------------------------------------------------------------------------
+
+
+def neutralise(cell: str) -> str:
+    """An exported cell a spreadsheet shows as text instead of running it: a leading ``'``
+    before a formula character (OWASP's advice). Plain numbers (``-12.5``) are left alone."""
+    if cell.startswith(FORMULA_START) and not _NUMBER.fullmatch(cell):
+        return "'" + cell
+    return cell
+
+
+def restore(cell: str) -> str:
+    """The value :func:`neutralise` protected, so an export imports back as it was."""
+    if cell.startswith("'") and cell[1:].startswith(FORMULA_START):
+        return cell[1:]
+    return cell
 
 
 # --- reading ---------------------------------------------------------------------------------
 
 
 def _header(raw: list[str], kind: str) -> list[str]:
-    allowed = COLUMNS[kind]
+    allowed = COLUMNS[kind] + IGNORED[kind]
     names = [ALIASES.get(h, h) for h in (c.strip().lower().replace(" ", "_") for c in raw)]
     unknown = [raw[i].strip() for i, n in enumerate(names) if n not in allowed]
     if unknown:
         raise ValidationError(
             "file",
             f"unknown column(s) {', '.join(repr(u) for u in unknown)} for {kind}",
-            hint=f"the columns {','.join(allowed)}",
+            hint=f"the columns {','.join(COLUMNS[kind])}",
         )
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
@@ -85,9 +110,12 @@ def _read(path: str | os.PathLike[str], kind: str) -> list[tuple[int, dict[str, 
                 start, end = end + 1, reader.line_num
                 if not any(v.strip() for v in values):
                     continue  # blank lines, often at the end of a spreadsheet export
-                row = dict(zip(names, values, strict=False))
-                if len(values) > len(names):
-                    row[EXTRA] = str(len(values))
+                row = dict(zip(names, (restore(v) for v in values), strict=False))
+                if len(values) != len(names):
+                    more = "more" if len(values) > len(names) else "fewer"
+                    row[WIDTH] = (
+                        f"{len(values)} value(s), {more} than the header's {len(names)} columns"
+                    )
                 rows.append((start, row))
     except UnicodeDecodeError:
         raise ValidationError(

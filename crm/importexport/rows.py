@@ -31,6 +31,7 @@ from crm.models import (
     StageChange,
 )
 from crm.parsing import (
+    REF_PREFIX,
     parse_choice,
     parse_datetime,
     parse_email,
@@ -303,6 +304,7 @@ class _Leads(_Kind):
         for lead in query.iterator():
             member = lead.assigned_to if lead.assigned_to_id else None
             yield [
+                f"{REF_PREFIX['lead']}{lead.id}",
                 lead.name,
                 lead.email or "",
                 lead.phone or "",
@@ -346,7 +348,10 @@ class _Customers(_Kind):
     def export_rows(self, actor: Actor) -> Iterator[list[str]]:
         query = Customer.select().where(Customer.company == actor.company_id).order_by(Customer.id)
         for c in query.iterator():
-            cells = (c.name, c.email, c.phone, c.company_name, c.industry, ",".join(c.tags or []))
+            cells = (
+                f"{REF_PREFIX['customer']}{c.id}",
+                *(c.name, c.email, c.phone, c.company_name, c.industry, ",".join(c.tags or [])),
+            )
             yield [_cell(v) for v in cells]
 
 

@@ -12,7 +12,15 @@ from crm.actors import Actor
 from crm.audit import change
 from crm.db import database, is_postgres
 from crm.errors import CRMError, ValidationError
-from crm.importexport.reading import BATCH_SIZE, COLUMNS, EXTRA, KINDS, Progress, _read
+from crm.importexport.reading import (
+    BATCH_SIZE,
+    COLUMNS,
+    KINDS,
+    WIDTH,
+    Progress,
+    _read,
+    neutralise,
+)
 from crm.importexport.rows import _HANDLERS, ImportReport, _context, _Row
 
 # --- the import loop -------------------------------------------------------------------------
@@ -42,8 +50,8 @@ def import_csv(
         parsed: list[_Row] = []
         for line, raw in rows[start : start + BATCH_SIZE]:
             try:
-                if EXTRA in raw:
-                    raise ValidationError("row", f"{raw[EXTRA]} values, more than the header")
+                if WIDTH in raw:
+                    raise ValidationError("row", raw[WIDTH])
                 parsed.append(_Row(line, *handler.parse(ctx, raw)))
             except CRMError as exc:
                 report.reject(line, exc)
@@ -77,11 +85,21 @@ def _write_transaction() -> Any:
     return database.atomic() if is_postgres() else database.atomic(lock_type="IMMEDIATE")
 
 
+EXPORT_COLUMNS = {
+    "leads": ("ref", *COLUMNS["leads"]),
+    "customers": ("ref", *COLUMNS["customers"]),
+    "orders": COLUMNS["orders"],
+}
+
 # --- export ------------------------------------------------------------------------------------
 
 
 def export_csv(actor: Actor, kind: str, path: str | os.PathLike[str]) -> int:
     """Write the company's records of ``kind`` with the import columns; returns the row count.
+
+    Leads and customers start with their reference (``ref``: L12, C3), so a row can be found
+    in Slack; orders carry their own ``ref`` (the external reference) already. Every cell a
+    spreadsheet would run as a formula is neutralised (:func:`neutralise`).
 
     Written beside the target and renamed into place, so a failed export never leaves half a
     file that someone later imports. Money as plain decimals, times as ISO 8601 UTC: every
@@ -95,9 +113,9 @@ def export_csv(actor: Actor, kind: str, path: str | os.PathLike[str]) -> int:
     try:
         with partial.open("w", newline="", encoding="utf-8") as fh:
             writer = csv.writer(fh)
-            writer.writerow(COLUMNS[kind])
+            writer.writerow(EXPORT_COLUMNS[kind])
             for row in _HANDLERS[kind].export_rows(actor):
-                writer.writerow(row)
+                writer.writerow([neutralise(cell) for cell in row])
                 count += 1
         partial.replace(target)
     except OSError as exc:

@@ -1,4 +1,7 @@
-"""Value parsers shared by the Slack command parser and the JSON API.
+"""Value parsers shared by the Slack command parser, the CSV importer and the JSON API.
+
+Free text that is stored (names, notes) follows one rule, :mod:`crm.parsing.text`: no control
+characters but tab and newline, no bidi overrides, at least one visible character.
 
 Both entrypoints receive loosely typed values (whatever a member typed after ``amount=``, or
 whatever a shop's JSON body holds) and must turn them into one canonical form before a service
@@ -24,11 +27,13 @@ from crm.parsing.dates import parse_date, parse_datetime, parse_duration, parse_
 from crm.parsing.money import MAX_MONEY, format_money, parse_money
 from crm.parsing.numbers import parse_choice, parse_int, parse_percent
 from crm.parsing.refs import REF_PREFIX, Ref, parse_ref
+from crm.parsing.text import check_text, parse_text
 
 __all__ = [
     "MAX_MONEY",
     "REF_PREFIX",
     "Ref",
+    "check_text",
     "format_money",
     "parse_choice",
     "parse_date",
@@ -41,4 +46,5 @@ __all__ = [
     "parse_period",
     "parse_phone",
     "parse_ref",
+    "parse_text",
 ]

@@ -14,7 +14,7 @@ from slack_bolt import Ack, App, BoltContext
 from slack_bolt.context.respond import Respond
 from slack_sdk import WebClient
 
-from bot.blocks.common import ephemeral, escape, section
+from bot.blocks.common import ephemeral, escape, fallback, section
 from bot.blocks.followups import (
     DONE,
     OPEN,
@@ -52,9 +52,9 @@ def _update(
     channel = container.get("channel_id") or (body.get("channel") or {}).get("id")
     ts = container.get("message_ts") or (body.get("message") or {}).get("ts")
     if channel and ts and not container.get("is_ephemeral"):
-        client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
+        client.chat_update(channel=channel, ts=ts, text=fallback(text), blocks=blocks)
     else:
-        respond(replace_original=True, text=text, blocks=blocks)
+        respond(replace_original=True, text=fallback(text), blocks=blocks)
 
 
 def _subject(fu: Any) -> str:

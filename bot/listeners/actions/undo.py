@@ -1,6 +1,7 @@
 """The Undo button of every receipt (SPEC 5.1): reverts exactly that change, within 10 minutes,
-once. The refusals (too late, already undone, changed since) come from :func:`crm.audit.revert`
-and are shown as they are worded there."""
+once, and only for whoever may make that change now (:func:`crm.permissions.require_undo`). The
+refusals (too late, already undone, changed since, the role it needs) come from
+:func:`crm.audit.revert` and are shown as they are worded there."""
 
 from __future__ import annotations
 

@@ -58,11 +58,13 @@ def role(cmd: Command, actor: Actor, ctx: CommandContext) -> Reply:
     mention = f"<@{member.slack_user_id}>"
     if member.role == new_role:
         text = f"{mention} already is {new_role}; nothing changed."
-        return ephemeral([section(f":information_source: {text}")], text)
+        notification = f"{member.name or 'The member'} already is {new_role}; nothing changed."
+        return ephemeral([section(f":information_source: {text}")], notification)
     old_role = member.role
     changed = companies.set_role(actor, member.id, new_role)
     text = f"{mention} is now {new_role} (was {old_role})."
-    return ephemeral(undo_receipt(text, changed.change_id), text)
+    notification = f"{member.name or 'The member'} is now {new_role} (was {old_role})."
+    return ephemeral(undo_receipt(text, changed.change_id), notification)
 
 
 # --- /crm settings ------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot import background, home_refresh
-from bot.blocks.common import Block, receipt
+from bot.blocks.common import Block, fallback, receipt
 from bot.blocks.modals import Origin, submitted_values
 from bot.context import member_for
 from bot.errors import request_id_of
@@ -201,6 +201,7 @@ def deliver(
 ) -> None:
     """Ephemeral in ``channel`` when the modal came from one; a DM otherwise, or when Slack
     refuses the ephemeral (the bot is not in that channel, or it is someone else's DM)."""
+    text = fallback(text)
     if channel:
         try:
             client.chat_postEphemeral(channel=channel, user=user_id, text=text, blocks=blocks)

@@ -1,0 +1,148 @@
+"""Secrets at rest (SPEC 10): the Slack tokens of OAuth installs and webhook URLs, encrypted
+with ``CRM_SECRET_KEY``.
+
+Why ``cryptography``'s Fernet, wrapped in MultiFernet, and nothing of our own: Fernet is
+authenticated encryption (AES-CBC plus HMAC-SHA256) in a versioned token format, so a value
+that was tampered with or read with the wrong key fails loudly instead of decrypting to
+garbage; MultiFernet decrypts with any of several keys and encrypts with the first, which is
+exactly key rotation (``CRM_SECRET_KEY=new,old`` then ``crm secrets rotate``).
+
+A stored secret is ``fernet:`` followed by the token, so a value says whether it is
+encrypted: migration 0003 and ``crm secrets rotate`` find values still in plaintext (written
+before this module existed) and encrypt them, and reading one of those returns it as it is
+until then.
+
+The key set is configured once per process (:func:`configure`); a process that did not
+configure it reads ``CRM_SECRET_KEY`` from its settings on first use, so the web process,
+workers, the CLI and migrations all use the same key without each wiring it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import threading
+from typing import Any
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+
+PREFIX = "fernet:"
+KEY_FORM = (
+    "one or more Fernet keys separated by commas, the current one first (each 32 random "
+    "bytes in URL-safe base64, 44 characters; make one with `crm secrets new-key`)"
+)
+
+_lock = threading.Lock()
+_box: MultiFernet | None = None
+_configured = False
+
+
+class SecretsError(Exception):
+    """One line for the operator: the key is missing, malformed or not the one used."""
+
+
+def parse_keys(raw: str) -> MultiFernet:
+    """The key set of ``CRM_SECRET_KEY``; :class:`ValueError` naming the bad key otherwise."""
+    keys = [k.strip() for k in raw.split(",")]
+    if not any(keys):
+        raise ValueError(f"is empty; expected {KEY_FORM}")
+    fernets = []
+    for n, key in enumerate(keys, 1):
+        try:
+            if len(base64.urlsafe_b64decode(key.encode("ascii"))) != 32:
+                raise ValueError
+            fernets.append(Fernet(key))
+        except (ValueError, binascii.Error, UnicodeEncodeError):
+            where = "" if len(keys) == 1 else f" (key {n} of {len(keys)})"
+            raise ValueError(f"is not valid{where}; expected {KEY_FORM}") from None
+    return MultiFernet(fernets)
+
+
+def new_key() -> str:
+    return Fernet.generate_key().decode("ascii")
+
+
+def configure(raw: str | None) -> None:
+    """Use these keys in this process (``None``: no key; encrypting then refuses)."""
+    global _box, _configured
+    with _lock:
+        _box = parse_keys(raw) if raw else None
+        _configured = True
+
+
+def _current() -> MultiFernet:
+    if not _configured:
+        from crm.config import load_settings
+
+        configure(load_settings().secret_key)
+    if _box is None:
+        raise SecretsError(
+            "CRM_SECRET_KEY is required: it encrypts Slack tokens of OAuth installs at rest "
+            f"({KEY_FORM})"
+        )
+    return _box
+
+
+def is_encrypted(stored: str | None) -> bool:
+    return isinstance(stored, str) and stored.startswith(PREFIX)
+
+
+def encrypt(text: str) -> str:
+    return PREFIX + _current().encrypt(text.encode("utf-8")).decode("ascii")
+
+
+def decrypt(stored: str) -> str:
+    """The plaintext of a stored value; a value from before encryption comes back as it is."""
+    if not is_encrypted(stored):
+        return stored
+    try:
+        return _current().decrypt(stored[len(PREFIX) :].encode("ascii")).decode("utf-8")
+    except (InvalidToken, UnicodeError):
+        raise SecretsError(
+            "a stored secret cannot be decrypted with CRM_SECRET_KEY: keep the key it was "
+            "encrypted with in the list (after the new one) until `crm secrets rotate` ran"
+        ) from None
+
+
+def rotate(stored: str | None) -> str | None:
+    """Re-encrypted with the current key (plaintext gets encrypted); ``None`` stays ``None``."""
+    if stored is None:
+        return None
+    if not is_encrypted(stored):
+        return encrypt(stored)
+    try:
+        token = _current().rotate(stored[len(PREFIX) :].encode("ascii"))
+    except InvalidToken:
+        decrypt(stored)  # raises the operator's message
+        raise
+    return PREFIX + token.decode("ascii")
+
+
+def encrypt_json(value: Any) -> str:
+    return encrypt(json.dumps(value, sort_keys=True, default=str))
+
+
+def decrypt_json(stored: str) -> Any:
+    return json.loads(decrypt(stored))
+
+
+def rotate_all() -> int:
+    """Re-encrypt every stored secret with the current key (``crm secrets rotate``), in one
+    transaction; values still in plaintext get encrypted. Returns the rows rewritten.
+
+    Reading a row decrypts with any of the keys, writing encrypts with the first: after this,
+    the old keys can leave ``CRM_SECRET_KEY``.
+    """
+    from crm.db import database
+    from crm.models import SlackInstallation
+
+    _current()  # no key: refuse before touching anything
+    count = 0
+    with database.atomic():
+        for row in SlackInstallation.select().order_by(SlackInstallation.id):
+            SlackInstallation.update(bot_token=row.bot_token, data=row.data).where(
+                SlackInstallation.id == row.id
+            ).execute()
+            count += 1
+    return count
