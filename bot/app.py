@@ -29,7 +29,9 @@ from bot.errors import handle_error, new_request_id
 from bot.installations import PeeweeInstallationStore, PeeweeOAuthStateStore
 from bot.listeners import register_all
 from bot.listeners.commands.crm import abandon_command, run_command
-from crm.config import Settings, Unreachable
+from crm.companies import company_for_team
+from crm.config import ConfigError, Settings, Unreachable
+from crm.models import Company
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +103,30 @@ def oauth_settings(settings: Settings) -> OAuthSettings:
     )
 
 
+def adopt_bot_workspace(client: WebClient, settings: Settings) -> Company:
+    """The single workspace of ``SLACK_BOT_TOKEN`` exists from start-up (SPEC 10).
+
+    Its team is the one ``auth.test`` names for the token, the only team besides OAuth
+    installs that may become a workspace. Made here rather than on the first ``/crm``, so
+    ``crm token create --team T`` works as soon as the app has started; and here rather than
+    in the CLI, so the CLI stays a database tool that never needs Slack to be reachable.
+    """
+    auth = client.auth_test()
+    enterprise = auth.get("is_enterprise_install") and auth.get("enterprise_id")
+    team_id = str(enterprise or auth.get("team_id") or "")
+    if not team_id:
+        raise ConfigError("SLACK_BOT_TOKEN: Slack's auth.test named no team for this token")
+    try:
+        return company_for_team(
+            team_id,
+            authorized=True,
+            name=str(auth.get("team") or ""),
+            currency=settings.default_currency,
+        )
+    finally:
+        background.release_connection()
+
+
 def build_app(settings: Settings, *, register: bool = True) -> App:
     """The Bolt app for these settings: single-workspace with ``SLACK_BOT_TOKEN``, or
     multi-workspace OAuth with installations in the database.
@@ -127,6 +153,7 @@ def build_app(settings: Settings, *, register: bool = True) -> App:
         try:
             with _quiet("slack_sdk.web.base_client"):
                 app: App = CRMApp(client=web_client(settings, settings.slack_bot_token), **common)
+                adopt_bot_workspace(app.client, settings)
         except (SlackClientError, OSError) as exc:
             reason = getattr(exc, "reason", None) or exc
             raise Unreachable(

@@ -1,8 +1,9 @@
 """Who is asking: a Bolt global middleware that puts the CRM's view of the request into
 Bolt's context.
 
-- ``context["company"]``: the workspace's company, created on its first request (currency from
-  ``CRM_DEFAULT_CURRENCY``);
+- ``context["company"]``: the workspace's company, created on its first request only for the
+  team Slack vouched for (:func:`vouched_for`; currency from ``CRM_DEFAULT_CURRENCY``): any
+  other team is refused (:class:`crm.companies.UnknownWorkspace`);
 - ``context["member"]``: the Slack user as a member, created on first sight and refreshed from
   ``users.info`` at most daily (name, email, IANA time zone; owners/admins start as ``admin``);
 - ``context["actor"]``: the :class:`crm.actors.Actor` every service call takes.
@@ -34,8 +35,8 @@ from slack_sdk.errors import SlackApiError
 from crm.actors import Actor
 from crm.companies import (
     Profile,
+    company_for_team,
     find_member,
-    get_or_create_company,
     member_needs_refresh,
     upsert_member,
 )
@@ -109,6 +110,20 @@ def _team_name(body: dict[str, Any]) -> str:
     return str(body.get("team_domain") or "")
 
 
+def vouched_for(context: BoltContext) -> bool:
+    """Bolt's authorization found this request's team: an OAuth installation of it, or the
+    team ``auth.test`` names for ``SLACK_BOT_TOKEN``. Only such a team may become a workspace
+    on its first request; a team merely named in a signed payload may not (SPEC 10)."""
+    if "team_authorized" in context:  # a command job carries the answer across processes
+        return bool(context["team_authorized"])
+    result = context.authorize_result
+    if result is None:
+        return False
+    if context.team_id and result.team_id == context.team_id:
+        return True
+    return bool(context.enterprise_id and result.enterprise_id == context.enterprise_id)
+
+
 def resolve_crm_context(
     context: BoltContext, body: dict[str, Any], client: WebClient, currency: str
 ) -> Actor | None:
@@ -119,7 +134,9 @@ def resolve_crm_context(
     team_id = context.team_id or context.enterprise_id
     if not team_id:
         return None
-    company = get_or_create_company(team_id, name=_team_name(body), currency=currency)
+    company = company_for_team(
+        team_id, authorized=vouched_for(context), name=_team_name(body), currency=currency
+    )
     context["company"] = company
     user_id = context.user_id
     if not user_id or (context.bot_user_id and user_id == context.bot_user_id):

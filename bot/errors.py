@@ -99,6 +99,9 @@ def handle_error(
             headers={"content-type": "application/json;charset=utf-8"},
         )
     if kind == "event_callback" or (isinstance(body, dict) and "event" in body):
+        if isinstance(error, CRMError):  # refused (an unknown team): a retry would be too
+            log.info("request %s: event refused: %s", request_id, error.message)
+            return BoltResponse(status=200, body="")
         return None  # nobody asked; a 500 lets Slack retry the event
     try:
         if respond is not None and body.get("response_url"):

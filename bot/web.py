@@ -4,6 +4,11 @@ Routes: ``POST /slack/events`` (commands, shortcuts, interactivity, events), ``G
 /slack/install`` and ``GET /slack/oauth_redirect`` (OAuth mode), ``GET /healthz``. The JSON API
 (``/cms/crm/``) and campaign tracking (``/t/``) mount through :data:`EXTENSIONS`.
 
+Every ``/slack/events`` request passes :mod:`bot.request_guard` first (a malformed request is
+answered 400/401 with one log line before Bolt parses anything) and is claimed once by its
+replay key (:mod:`crm.replays`): Slack's retry or a replay of a signed request is
+acknowledged and repeats nothing.
+
 Run it with gunicorn: ``gunicorn -c bot/gunicorn_conf.py 'bot.web:create_app()'`` (the
 Procfile's ``web`` line). Each gunicorn worker calls :func:`create_app` itself after the fork,
 so no database connection or thread pool is shared across processes.
@@ -16,14 +21,18 @@ import logging
 import time
 
 from flask import Flask, Response, jsonify, request
+from peewee import DatabaseError
 from slack_bolt.adapter.flask import SlackRequestHandler
 
-from bot import background
+from bot import background, request_guard
 from bot.app import INSTALL_PATH, REDIRECT_PATH, build_app
+from crm import replays
 from crm.config import Settings, load_settings
 from crm.db import database, open_database
 
 log = logging.getLogger(__name__)
+
+MAX_BODY = 1024 * 1024  # Slack's largest payloads (a modal of 100 blocks) are far smaller
 
 # "module:function" factories called as ``function(flask_app, settings)`` to mount the JSON
 # API blueprint and the /t/ tracking routes; each feature adds its line here.
@@ -41,13 +50,36 @@ def create_app(settings: Settings | None = None) -> Flask:
     app = Flask(__name__)
     app.config["CRM_SETTINGS"] = settings
     app.config["BOLT_APP"] = bolt
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
+    secret = settings.slack_signing_secret or ""
 
     @app.post("/slack/events")
     def slack_events() -> Response:
+        try:
+            checked = request_guard.check(
+                request.headers, request.get_data(cache=True), secret, time.time()
+            )
+        except request_guard.Refused as refused:
+            log.warning("slack request refused (%d): %s", refused.status, refused.reason)
+            return Response(refused.body, refused.status, mimetype="text/plain")
+        key = checked.replay_key
+        try:
+            if key is not None and not replays.claim(key):
+                log.info(
+                    "slack request %s already taken in (retry %s): acknowledged, not repeated",
+                    key[:24],
+                    (request.headers.get("X-Slack-Retry-Num") or "none")[:4],
+                )
+                return Response("", 200)
+        except DatabaseError as e:
+            log.warning("slack request not taken in: database unavailable (%s)", type(e).__name__)
+            return Response("database unavailable, try again\n", 503, mimetype="text/plain")
         # post-ack jobs of this request start when its answer is written (bot.background)
         with background.answer_first() as answered:
             response = slack.handle(request)
         response.call_on_close(answered)
+        if key is not None and response.status_code >= 500:
+            replays.release(key)  # nothing took effect: Slack's retry may run it
         return response
 
     if bolt.oauth_flow is not None:

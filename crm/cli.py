@@ -110,7 +110,10 @@ def _company(team: str | None) -> Company:
             return company
     teams = [c.team_id for c in Company.select(Company.team_id).order_by(Company.team_id)]
     if not teams:
-        raise NotFound("no workspace yet: install the Slack app or run `crm demo`")
+        raise NotFound(
+            "no workspace yet: start the app with SLACK_BOT_TOKEN set (its team becomes the "
+            "workspace), install it with OAuth, or run `crm demo`"
+        )
     known = ", ".join(teams)
     if team:
         raise NotFound(f"no workspace with team id {team!r}; workspaces: {known}")

@@ -20,7 +20,7 @@ from crm.audit import change, snapshot
 from crm.clock import utcnow
 from crm.config import CURRENCY_CODES
 from crm.db import database
-from crm.errors import ValidationError
+from crm.errors import PermissionDenied, ValidationError
 from crm.models import ROLES, Company, Member
 from crm.statements import Statement
 from crm.tenancy import fetch
@@ -52,6 +52,34 @@ def get_or_create_company(team_id: str, name: str = "", currency: str = "ZMW") -
             return Company.create(team_id=team_id, name=name or team_id, currency=currency)
     except IntegrityError:
         return Company.get(Company.team_id == team_id)
+
+
+class UnknownWorkspace(PermissionDenied):
+    """A signed request from a Slack team that is not one of our workspaces (SPEC 10)."""
+
+    code = "workspace_unknown"
+
+
+def company_for_team(
+    team_id: str, *, authorized: bool, name: str = "", currency: str = "ZMW"
+) -> Company:
+    """The workspace of a Slack request's team; created on its first request only when
+    ``authorized``: the team is the one Slack vouched for (an OAuth installation of it, or the
+    single workspace of ``SLACK_BOT_TOKEN``, as ``auth.test`` named it).
+
+    Why: any app Slack signs a request for could otherwise mint workspaces by sending its
+    team id; a workspace comes into being only by installing the app or as the bot token's
+    own team, and every other team is refused with a message saying so.
+    """
+    found = _COMPANY_BY_TEAM.models(Company, team_id=team_id)
+    if found:
+        return found[0]
+    if not authorized:
+        raise UnknownWorkspace(
+            f"This Slack workspace ({team_id[:32]}) is not connected to this CRM. "
+            "An admin of the CRM can connect it by installing the app."
+        )
+    return get_or_create_company(team_id, name=name, currency=currency)
 
 
 def valid_tz(tz: str | None) -> str:

@@ -591,6 +591,17 @@ class SlackOAuthState(BaseModel):
         table_name = "slack_oauth_states"
 
 
+class ReceivedRequest(BaseModel):
+    """A signed Slack request already taken in, by its replay key (:mod:`crm.replays`): Slack's
+    retry or a byte-for-byte replay of it finds the row and changes nothing."""
+
+    key = CharField(max_length=100, unique=True)
+
+    class Meta:
+        table_name = "slack_received_requests"
+        indexes = ((("created_at",), False),)
+
+
 ALL_MODELS: tuple[type[BaseModel], ...] = (
     Company,
     Member,
@@ -614,6 +625,7 @@ ALL_MODELS: tuple[type[BaseModel], ...] = (
     IdempotencyKey,
     SlackInstallation,
     SlackOAuthState,
+    ReceivedRequest,
 )
 
 SUBJECT_MODELS: dict[str, type[TenantModel]] = {

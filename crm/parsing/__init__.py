@@ -26,7 +26,7 @@ from crm.parsing.contacts import parse_email, parse_phone
 from crm.parsing.dates import parse_date, parse_datetime, parse_duration, parse_period
 from crm.parsing.money import MAX_MONEY, format_money, parse_money
 from crm.parsing.numbers import parse_choice, parse_int, parse_percent
-from crm.parsing.refs import REF_PREFIX, Ref, parse_ref
+from crm.parsing.refs import REF_PREFIX, Ref, parse_record_id, parse_ref
 from crm.parsing.text import check_text, parse_text
 
 __all__ = [
@@ -45,6 +45,7 @@ __all__ = [
     "parse_percent",
     "parse_period",
     "parse_phone",
+    "parse_record_id",
     "parse_ref",
     "parse_text",
 ]

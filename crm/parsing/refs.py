@@ -49,6 +49,19 @@ class Ref:
         return f"{REF_PREFIX[self.kind]}{self.id}"
 
 
+def parse_record_id(text: str, kind: str, field: str | None = None) -> int:
+    """A record id as a button carries it, plain (``9``) or as a reference (``F9``).
+
+    Button values come back from Slack as the app wrote them, but anyone holding the signing
+    secret's requests can send any text: ``int()`` alone accepts 40 digits, which no id
+    column holds. The reference rules (kind, at most 19 digits, within 64 bits) apply.
+    """
+    raw = text.strip() if isinstance(text, str) else ""
+    if raw.isascii() and raw.isdigit():
+        raw = REF_PREFIX[kind] + raw
+    return parse_ref(raw or text, field or kind, (kind,)).id
+
+
 def parse_ref(text: str | Ref, field: str = "ref", kinds: Iterable[str] | None = None) -> Ref:
     """Read ``L12``/``o7``/`` C3 `` into a :class:`Ref`.
 

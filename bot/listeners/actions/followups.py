@@ -28,7 +28,7 @@ from bot.respond import Reply, respond_later
 from crm import followups, reminders
 from crm.actors import Actor
 from crm.clock import utcnow
-from crm.errors import ValidationError
+from crm.parsing import parse_record_id
 from crm.tenancy import ref_label
 
 
@@ -37,10 +37,7 @@ def _value(body: dict[str, Any]) -> str:
 
 
 def _fid(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise ValidationError("followup", f"{text!r} is not a follow-up id", hint="F12") from None
+    return parse_record_id(text, "followup")
 
 
 def _update(

@@ -41,7 +41,7 @@ from crm.cards import people_of
 from crm.clock import utcnow
 from crm.errors import ValidationError
 from crm.models import FollowUp
-from crm.parsing import parse_ref
+from crm.parsing import parse_record_id, parse_ref
 from crm.tenancy import ref_label
 
 log = logging.getLogger(__name__)
@@ -219,12 +219,7 @@ def move_stage(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Re
 
 
 def _follow_up_id(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise ValidationError(
-            "followup", f"{text[:20]!r} is not a follow-up id", hint="F9"
-        ) from None
+    return parse_record_id(text, "followup")
 
 
 def done_in_view(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:

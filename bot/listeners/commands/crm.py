@@ -36,7 +36,7 @@ from slack_sdk import WebClient
 
 from bot import command_runner, gateway, home_refresh
 from bot.blocks.common import ephemeral, error_message
-from bot.context import resolve_crm_context
+from bot.context import resolve_crm_context, vouched_for
 from bot.errors import apology_message, describe_failure, render_error, request_id_of
 from bot.grammar import COMMANDS, Command, UsageError, parse
 from crm.actors import Actor
@@ -126,6 +126,7 @@ class CommandJob:
     user_id: str | None
     bot_user_id: str | None
     bot_token: str | None
+    team_authorized: bool = False  # bot.context.vouched_for, decided where Bolt authorized
 
     @classmethod
     def of(cls, context: BoltContext, body: dict[str, Any]) -> CommandJob:
@@ -137,6 +138,7 @@ class CommandJob:
             user_id=context.user_id,
             bot_user_id=context.bot_user_id,
             bot_token=context.bot_token,
+            team_authorized=vouched_for(context),
         )
 
 
@@ -155,6 +157,7 @@ def command_context(
         user_id=job.user_id,
         bot_user_id=job.bot_user_id,
     )
+    context["team_authorized"] = job.team_authorized
     actor = resolve_crm_context(context, job.body, client, settings.default_currency)
     if actor is None:
         raise LookupError("a /crm command without a workspace member")
