@@ -18,7 +18,9 @@ import logging
 import time
 from collections.abc import Iterator
 
+from peewee import DatabaseError
 from slack_bolt import App, BoltRequest, BoltResponse
+from slack_bolt.oauth.callback_options import CallbackOptions, SuccessArgs
 from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
@@ -100,10 +102,31 @@ def oauth_settings(settings: Settings) -> OAuthSettings:
         installation_store=PeeweeInstallationStore(settings.slack_client_id),
         installation_store_bot_only=True,
         state_store=PeeweeOAuthStateStore(),
+        callback_options=CallbackOptions(
+            success=functools.partial(_installed, currency=settings.default_currency),
+            failure=lambda args: args.default.failure(args),
+        ),
     )
 
 
-def adopt_bot_workspace(client: WebClient, settings: Settings) -> Company:
+def _installed(args: SuccessArgs, currency: str) -> BoltResponse:
+    """An OAuth install brings its workspace into being (SPEC 10), so the admin's first
+    ``crm token create --team T`` works before anyone has used ``/crm``."""
+    installation = args.installation
+    team_id = (
+        installation.enterprise_id if installation.is_enterprise_install else installation.team_id
+    )
+    if team_id:
+        try:
+            company_for_team(
+                team_id, authorized=True, name=installation.team_name or "", currency=currency
+            )
+        finally:
+            background.release_connection()
+    return args.default.success(args)
+
+
+def adopt_bot_workspace(client: WebClient, settings: Settings) -> Company | None:
     """The single workspace of ``SLACK_BOT_TOKEN`` exists from start-up (SPEC 10).
 
     Its team is the one ``auth.test`` names for the token, the only team besides OAuth
@@ -123,6 +146,13 @@ def adopt_bot_workspace(client: WebClient, settings: Settings) -> Company:
             name=str(auth.get("team") or ""),
             currency=settings.default_currency,
         )
+    except DatabaseError as e:  # /healthz reports it; the team is still vouched for later
+        log.warning(
+            "workspace %s not created at start-up: database unavailable (%s)",
+            team_id,
+            type(e).__name__,
+        )
+        return None
     finally:
         background.release_connection()
 

@@ -200,9 +200,7 @@ def _validate(validator: Draft202012Validator, payload: dict[str, Any], where: s
 
 
 def _describe(error: SchemaError, where: str) -> str:
-    path = where + "".join(
-        f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path
-    )
+    path = where + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
     if error.validator == "required":
         missing = str(error.message).split("'")[1] if "'" in error.message else "a field"
         return f"{path}.{missing} is required"

@@ -23,6 +23,7 @@ import time
 from flask import Flask, Response, jsonify, request
 from peewee import DatabaseError
 from slack_bolt.adapter.flask import SlackRequestHandler
+from slack_bolt.adapter.flask.handler import to_bolt_request, to_flask_response
 
 from bot import background, request_guard
 from bot.app import INSTALL_PATH, REDIRECT_PATH, build_app
@@ -37,6 +38,26 @@ MAX_BODY = 1024 * 1024  # Slack's largest payloads (a modal of 100 blocks) are f
 # "module:function" factories called as ``function(flask_app, settings)`` to mount the JSON
 # API blueprint and the /t/ tracking routes; each feature adds its line here.
 EXTENSIONS: tuple[str, ...] = ()
+
+
+def _first_time(key: str) -> bool:
+    """Claim ``key``; ``False`` for a retry or replay, which is acknowledged and dropped.
+
+    With the database unreachable the request goes on unclaimed: it needs the database for
+    anything it would do, and fails there with its apology (a 503 here would only show the
+    member Slack's own error instead)."""
+    try:
+        first = replays.claim(key)
+    except DatabaseError as e:
+        log.warning("slack request not claimed: database unavailable (%s)", type(e).__name__)
+        return True
+    if not first:
+        log.info(
+            "slack request %s already taken in (retry %s): acknowledged, not repeated",
+            key[:24],
+            (request.headers.get("X-Slack-Retry-Num") or "none")[:4],
+        )
+    return first
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -63,22 +84,18 @@ def create_app(settings: Settings | None = None) -> Flask:
             log.warning("slack request refused (%d): %s", refused.status, refused.reason)
             return Response(refused.body, refused.status, mimetype="text/plain")
         key = checked.replay_key
-        try:
-            if key is not None and not replays.claim(key):
-                log.info(
-                    "slack request %s already taken in (retry %s): acknowledged, not repeated",
-                    key[:24],
-                    (request.headers.get("X-Slack-Retry-Num") or "none")[:4],
-                )
-                return Response("", 200)
-        except DatabaseError as e:
-            log.warning("slack request not taken in: database unavailable (%s)", type(e).__name__)
-            return Response("database unavailable, try again\n", 503, mimetype="text/plain")
+        if key is not None and checked.kind != "command" and not _first_time(key):
+            return Response("", 200)
+        bolt_request = to_bolt_request(request)
+        if checked.kind == "command":
+            # claimed where it runs, after the acknowledgement, which touches no database
+            # (bot.listeners.commands.crm.run_command)
+            bolt_request.context["replay_key"] = key
         # post-ack jobs of this request start when its answer is written (bot.background)
         with background.answer_first() as answered:
-            response = slack.handle(request)
+            response = to_flask_response(bolt.dispatch(bolt_request))
         response.call_on_close(answered)
-        if key is not None and response.status_code >= 500:
+        if key is not None and checked.kind != "command" and response.status_code >= 500:
             replays.release(key)  # nothing took effect: Slack's retry may run it
         return response
 

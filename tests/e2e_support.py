@@ -265,13 +265,19 @@ class SlackUserRef:
     team_domain: str = "acme"
 
 
+_IDS = itertools.count(1)
+
+
 @dataclass
 class SlackClient:
     """Plays Slack's side of the HTTP conversation with the web process."""
 
     web: WebProcess
     responses: list[tuple[str, Response]] = field(default_factory=list)
-    _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+    # one count for every client of the test process: Slack never sends two requests alike
+    # (trigger and event ids are unique), and the web process a module shares claims each
+    # request once (crm.replays), so two tests' first commands must not be twins
+    _ids: Iterator[int] = field(default_factory=lambda: _IDS)
 
     @property
     def events_url(self) -> str:

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from crm.companies import get_or_create_company
 from tests.e2e_support import Site, SlackClient, SlackUserRef, check_all_payloads, site_fixture
 from tests.records_support import Team, check_action_ids
 from tests.slack_fake import SlackUser
@@ -23,6 +24,7 @@ site = site_fixture("web")
 def team(site: Site) -> Team:
     n = next(_teams)
     team_id = f"TR{n}"
+    get_or_create_company(team_id, team_id.lower())  # installed: only then does Slack talk
     refs = []
     for role, admin in (("ADM", True), ("REP", False), ("REPB", False)):
         user = SlackUser(f"U{n}{role}", f"{role.title()} {n}", team_id=team_id, is_admin=admin)
@@ -35,6 +37,7 @@ def team(site: Site) -> Team:
 def outsider(site: Site) -> SlackUserRef:
     """A member of another workspace (rule 8: what they name of ours is "not found")."""
     n = next(_teams)
+    get_or_create_company(f"TX{n}", "other")
     user = site.fake.add_user(SlackUser(f"U{n}OUT", f"Out {n}", team_id=f"TX{n}"))
     return SlackUserRef(user.id, user.team_id, "other")
 

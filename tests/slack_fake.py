@@ -93,6 +93,9 @@ class FakeSlack:
         self._retry_after = 1
         self.fail_methods: dict[str, str] = {}  # method -> Slack error code to answer with
         self.handlers: dict[str, Callable[[Call], dict[str, Any]]] = {}
+        # auth.test's team per bot token (as Slack knows which workspace a token is of);
+        # any other token is of TACME. oauth.v2.access adds the token it issues.
+        self.token_teams: dict[str, tuple[str, str]] = {}
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -184,13 +187,14 @@ class FakeSlack:
     def _default(self, call: Call) -> dict[str, Any]:
         m, a = call.method, call.args
         if m == "auth.test":
+            team_id, team = self.token_teams.get(call.token or "", ("TACME", "Acme"))
             return {
                 "ok": True,
                 "user_id": "UBOT",
                 "bot_id": "BBOT",
-                "team_id": "TACME",
-                "team": "Acme",
-                "url": "https://acme.slack.com/",
+                "team_id": team_id,
+                "team": team,
+                "url": f"https://{team.lower()}.slack.com/",
             }
         if m == "users.info":
             user = self.users.get(str(a.get("user")))
@@ -232,6 +236,7 @@ class FakeSlack:
                 "files": [{"id": f.get("id"), "title": f.get("title")} for f in files],
             }
         if m == "oauth.v2.access":
+            self.token_teams["xoxb-installed"] = ("TNEW", "New")
             return {
                 "ok": True,
                 "access_token": "xoxb-installed",

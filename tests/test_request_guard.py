@@ -126,9 +126,7 @@ def test_a_wrong_signature_is_refused_whatever_the_body(web: Site) -> None:
 @pytest.mark.parametrize("timestamp", ["abc", "1e3", "9" * 400, "-5", "17.5"])
 def test_a_malformed_timestamp_is_refused(web: Site, timestamp: str) -> None:
     body = urlencode({"command": "/crm", "text": "help", "team_id": "TGUARD"}).encode()
-    refused(
-        send(web, body, timestamp=timestamp), 401, "X-Slack-Request-Timestamp must be whole"
-    )
+    refused(send(web, body, timestamp=timestamp), 401, "X-Slack-Request-Timestamp must be whole")
 
 
 def test_a_timestamp_outside_the_window_is_refused(web: Site) -> None:
@@ -186,9 +184,7 @@ SIGNED_PAYLOADS = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("case", "body", "ctype", "says"), SIGNED, ids=[c[0] for c in SIGNED]
-)
+@pytest.mark.parametrize(("case", "body", "ctype", "says"), SIGNED, ids=[c[0] for c in SIGNED])
 def test_a_signed_malformed_body_is_a_400(
     web: Site, case: str, body: bytes, ctype: str, says: str
 ) -> None:
@@ -266,7 +262,11 @@ SHAPES = [
         _view({"who": {"value": {"selected_users": "U1"}}}, {"id": REP.id}),
         "payload.view.state.values.who.value.selected_users must be a list",
     ),
-    ("view without state", {**_view({}, {"id": REP.id}), "view": {"id": "V", "callback_id": "c"}}, "state"),
+    (
+        "view without state",
+        {**_view({}, {"id": REP.id}), "view": {"id": "V", "callback_id": "c"}},
+        "state",
+    ),
 ]
 
 

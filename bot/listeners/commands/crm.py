@@ -30,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from peewee import DatabaseError
 from slack_bolt import Ack, BoltContext
 from slack_bolt.context.respond import Respond
 from slack_sdk import WebClient
@@ -39,6 +40,7 @@ from bot.blocks.common import ephemeral, error_message
 from bot.context import resolve_crm_context, vouched_for
 from bot.errors import apology_message, describe_failure, render_error, request_id_of
 from bot.grammar import COMMANDS, Command, UsageError, parse
+from crm import replays
 from crm.actors import Actor
 from crm.config import Settings
 from crm.errors import CRMError, ValidationError
@@ -127,6 +129,7 @@ class CommandJob:
     bot_user_id: str | None
     bot_token: str | None
     team_authorized: bool = False  # bot.context.vouched_for, decided where Bolt authorized
+    replay_key: str | None = None  # bot.request_guard: claimed once, where the command runs
 
     @classmethod
     def of(cls, context: BoltContext, body: dict[str, Any]) -> CommandJob:
@@ -139,6 +142,7 @@ class CommandJob:
             bot_user_id=context.bot_user_id,
             bot_token=context.bot_token,
             team_authorized=vouched_for(context),
+            replay_key=context.get("replay_key"),
         )
 
 
@@ -182,6 +186,8 @@ def run_command(job: CommandJob, settings: Settings, client: WebClient | None = 
     The text is parsed again (pure, ~0.1 ms) rather than shipped parsed: the job stays plain
     data, and the dispatcher already refused what does not parse.
     """
+    if not _first_run(job):
+        return None
     url = job.body.get("response_url")
     respond = Respond(response_url=url) if url else None
     parsed = parse(job.body.get("text") or "")
@@ -198,6 +204,22 @@ def run_command(job: CommandJob, settings: Settings, client: WebClient | None = 
     _deliver(respond, reply, job.request_id)
     _after_reply(ctx, actor, reply)
     return reply
+
+
+def _first_run(job: CommandJob) -> bool:
+    """Claim the command's replay key (:mod:`crm.replays`); ``False`` for Slack's retry or a
+    replay of a command already run, which is dropped (its acknowledgement went out). With
+    the database unreachable it runs unclaimed and fails where it needs it, with an apology."""
+    if job.replay_key is None:
+        return True
+    try:
+        first = replays.claim(job.replay_key)
+    except DatabaseError as e:
+        log.warning("request %s: not claimed, database unavailable (%s)", job.request_id, e)
+        return True
+    if not first:
+        log.info("request %s: a retry or replay of a command already run; dropped", job.request_id)
+    return first
 
 
 def abandon_command(job: CommandJob) -> None:
