@@ -274,6 +274,7 @@ class SlackClient:
 
     web: WebProcess
     responses: list[tuple[str, Response]] = field(default_factory=list)
+    sent: list[tuple[bytes, dict[str, str]]] = field(default_factory=list)  # for replay()
     # one count for every client of the test process: Slack never sends two requests alike
     # (trigger and event ids are unique), and the web process a module shares claims each
     # request once (crm.replays), so two tests' first commands must not be twins
@@ -295,7 +296,21 @@ class SlackClient:
         all_headers = {"Content-Type": content_type, **sign(body, timestamp), **(headers or {})}
         r = http("POST", self.events_url, body, all_headers)
         self.responses.append((kind, r))
+        self.sent.append((body, all_headers))
         return r
+
+    def replay(self, index: int = -1, *, retry: int | None = None) -> Response:
+        """Send the ``index``-th request again: byte for byte (an attacker's replay), or as
+        Slack's ``retry``-th retry (the same body, signed anew, ``X-Slack-Retry-Num``)."""
+        body, headers = self.sent[index]
+        if retry is not None:
+            headers = {
+                **headers,
+                **sign(body),
+                "X-Slack-Retry-Num": str(retry),
+                "X-Slack-Retry-Reason": "http_timeout",
+            }
+        return http("POST", self.events_url, body, headers)
 
     def command(
         self,
