@@ -208,6 +208,10 @@ def _describe(error: SchemaError, where: str) -> str:
         expected = error.validator_value
         names = expected if isinstance(expected, list) else [expected]
         return f"{path} must be {' or '.join(_TYPE_NAMES.get(n, n) for n in names)}"
+    if error.validator == "anyOf":
+        needed = [alt["required"][0] for alt in error.validator_value if "required" in alt]
+        if needed:
+            return f"{path} needs {' or '.join(needed)}"
     if error.validator == "minItems":
         return f"{path} must not be empty"
     if error.validator == "pattern":
@@ -371,6 +375,8 @@ _ENVELOPE: dict[str, Any] = {
             "event_ts": _OPT_STR,
             "user_team": _OPT_STR,
             "team": _OPT_STR,
+            "message": {"type": ["object", "null"]},
+            "previous_message": {"type": ["object", "null"]},
         },
         "required": ["type"],
     },
@@ -400,10 +406,15 @@ INTERACTIVE = Draft202012Validator(
         "properties": {**_ENVELOPE, "user": _MEMBER},
         "allOf": _by_type(
             {
-                "block_actions": _needs("actions"),
+                # a click on a message is answered through its response_url; one on App
+                # Home or in a modal carries the view instead
+                "block_actions": {
+                    **_needs("actions"),
+                    "anyOf": [{"required": ["response_url"]}, {"required": ["view"]}],
+                },
                 "block_suggestion": _needs("action_id", "value"),
-                "view_submission": _needs(view=["id", "callback_id", "state"]),
-                "view_closed": _needs(view=["id", "callback_id"]),
+                "view_submission": _needs(view=["id", "type", "callback_id", "state"]),
+                "view_closed": _needs(view=["id", "type", "callback_id"]),
                 "shortcut": _needs("callback_id", "trigger_id"),
                 "message_action": _needs("callback_id", "trigger_id", "message"),
             },

@@ -28,7 +28,10 @@ def respond_later(respond: Respond | None, request_id: str, work: Callable[[], R
             reply = work()
         except Exception as e:  # CRMError renders as its message, the rest as an apology
             reply = {**describe_failure(e, request_id), "replace_original": False}
-        if reply is None or respond is None:
+        if reply is None:
+            return
+        if respond is None or not respond.response_url:  # a click on Home or in a modal
+            log.info("request %s: no response_url to answer through", request_id)
             return
         try:
             respond(**reply)

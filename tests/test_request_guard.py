@@ -170,6 +170,7 @@ def _actions(actions: Any) -> dict[str, Any]:
         "user": {"id": REP.id, "team_id": REP.team_id},
         "team": {"id": REP.team_id, "domain": "guard"},
         "trigger_id": "1.2.3",
+        "response_url": "http://127.0.0.1:9/never-called",
         "actions": actions,
     }
 
@@ -181,6 +182,11 @@ SIGNED_PAYLOADS = [
     ("action without id", _actions([{"value": "1"}]), "payload.actions[0].action_id is required"),
     ("action value a number", _actions([{"action_id": "undo", "value": 7}]), ".value must be"),
     ("no type", {"user": {"id": REP.id}}, "payload.type is required"),
+    (
+        "click with nowhere to answer",
+        {k: v for k, v in _actions([{"action_id": "undo"}]).items() if k != "response_url"},
+        "payload needs response_url or view",
+    ),
 ]
 
 
@@ -264,7 +270,7 @@ SHAPES = [
     ),
     (
         "view without state",
-        {**_view({}, {"id": REP.id}), "view": {"id": "V", "callback_id": "c"}},
+        {**_view({}, {"id": REP.id}), "view": {"id": "V", "type": "modal", "callback_id": "c"}},
         "state",
     ),
 ]

@@ -12,6 +12,7 @@ from slack_bolt.context.respond import Respond
 
 from bot.blocks.common import ephemeral, escape, section
 from bot.blocks.customers import CREATE_ANYWAY_ACTION, USE_EXISTING_ACTION
+from bot.errors import request_id_of
 from bot.grammar import Command, parse
 from bot.listeners.actions.pages import action_context
 from bot.listeners.commands import customer
@@ -19,11 +20,12 @@ from bot.respond import Reply, respond_later
 from crm.errors import ValidationError
 
 
-def use_existing(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+def use_existing(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
     ack()
-    ref = str(body["actions"][0].get("value") or "")
+    ref = str(body["actions"][0].get("value") or "")[:40]
     text = f"Kept {ref}: nothing new was created. `/crm customer {ref}` shows it."
-    respond(replace_original=True, **ephemeral([section(escape(text))], text))
+    reply = {"replace_original": True, **ephemeral([section(escape(text))], text)}
+    respond_later(respond, request_id_of(context), lambda: reply)
 
 
 def create_anyway(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:

@@ -19,11 +19,12 @@ from bot.respond import Reply, respond_later
 from crm.errors import ValidationError
 
 
-def use_existing(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+def use_existing(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
     ack()
-    ref = str(body["actions"][0].get("value") or "")
+    ref = str(body["actions"][0].get("value") or "")[:40]
     text = f"Kept {ref}: nothing new was created. `/crm lead {ref}` shows it."
-    respond(replace_original=True, **ephemeral([section(escape(text))], text))
+    reply = {"replace_original": True, **ephemeral([section(escape(text))], text)}
+    respond_later(respond, request_id_of(context), lambda: reply)
 
 
 def create_anyway(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
