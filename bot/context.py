@@ -117,8 +117,8 @@ def vouched_for(context: BoltContext) -> bool:
     if "team_authorized" in context:  # a command job carries the answer across processes
         return bool(context["team_authorized"])
     result = context.authorize_result
-    if result is None:
-        return False
+    if result is None or not (result.bot_token or result.user_token):
+        return False  # app_uninstalled, tokens_revoked: Bolt vouches for no token of theirs
     if context.team_id and result.team_id == context.team_id:
         return True
     return bool(context.enterprise_id and result.enterprise_id == context.enterprise_id)

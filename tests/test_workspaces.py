@@ -89,6 +89,10 @@ def test_an_event_from_an_unknown_team_is_acknowledged_and_dropped(
     assert not [
         c for c in site.fake.calls_to("views.publish") if c.args.get("user_id") == STRANGER.id
     ]
+    # events Bolt lets through without a token of the team's own (app_uninstalled,
+    # tokens_revoked) do not vouch for it either
+    for kind in ("app_uninstalled", "tokens_revoked"):
+        assert slack.event({"type": kind}, team_id=STRANGER.team_id).status < 500
 
 
 def test_token_create_works_for_the_bot_tokens_team_at_once(site: Site, tmp_path: Path) -> None:
