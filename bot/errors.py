@@ -110,6 +110,11 @@ def handle_error(
             client.chat_postMessage(
                 channel=context.user_id, text=message["text"], blocks=message["blocks"]
             )
-    except Exception:  # the apology itself failed: the log line above is what is left
-        log.exception("request %s: could not deliver the error message", request_id)
+    except Exception as e:  # the message itself failed: the log line above is what is left
+        log.warning(
+            "request %s: could not deliver the error message (%s: %s)",
+            request_id,
+            type(e).__name__,
+            str(e)[:200].replace("\n", " "),
+        )
     return BoltResponse(status=200, body="")
