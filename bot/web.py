@@ -60,6 +60,14 @@ def _first_time(key: str) -> bool:
     return first
 
 
+def _release(key: str) -> None:
+    """Nothing took effect (a 5xx answer): give the key back, so Slack's retry may run."""
+    try:
+        replays.release(key)
+    except DatabaseError as e:
+        log.warning("slack request %s: claim kept (%s)", key[:24], type(e).__name__)
+
+
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or load_settings()
     settings.require_slack()
@@ -96,7 +104,7 @@ def create_app(settings: Settings | None = None) -> Flask:
             response = to_flask_response(bolt.dispatch(bolt_request))
         response.call_on_close(answered)
         if key is not None and checked.kind != "command" and response.status_code >= 500:
-            replays.release(key)  # nothing took effect: Slack's retry may run it
+            _release(key)
         return response
 
     if bolt.oauth_flow is not None:

@@ -112,6 +112,11 @@ def test_an_unsigned_request_is_refused_before_its_body_is_read(
     assert counts() == before
 
 
+def test_a_body_over_a_megabyte_is_refused_unread(web: Site) -> None:
+    sent = send(web, b"payload=" + b"x" * (1024 * 1024 + 1), signed=False)
+    assert sent.response.status == 413 and "Traceback" not in sent.log
+
+
 def test_a_wrong_signature_is_refused_whatever_the_body(web: Site) -> None:
     headers = {"Content-Type": JSON, **sign(b"{}")}
     before = len(web.web.log())

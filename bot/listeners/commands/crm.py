@@ -215,7 +215,9 @@ def _first_run(job: CommandJob) -> bool:
     try:
         first = replays.claim(job.replay_key)
     except DatabaseError as e:
-        log.warning("request %s: not claimed, database unavailable (%s)", job.request_id, e)
+        log.warning(
+            "request %s: not claimed, database unavailable (%s)", job.request_id, type(e).__name__
+        )
         return True
     if not first:
         log.info("request %s: a retry or replay of a command already run; dropped", job.request_id)
