@@ -11,6 +11,15 @@ and ``context.client`` (a WebClient honouring ``SLACK_API_URL``). The request th
 connection opens on first use and is given back when the request ends. Unexpected exceptions
 go to :func:`bot.errors.handle_error` (logged with the request id, apology to the member).
 
+What the payload is guaranteed to hold (checked by :mod:`bot.request_guard` before Bolt sees
+the request; a payload that breaks it was answered 400): ``body["user"]["id"]`` on every
+interaction, a non-empty ``body["actions"]`` of objects with an ``action_id`` (and a ``value``
+that is text when present) on a click, which also carries a ``response_url`` or a ``view``;
+``view.state.values`` as objects with strings where Slack puts strings; a signed request is
+run at most once (:mod:`crm.replays`). Values are still the sender's text: parse ids with the
+reference rules (:func:`crm.parsing.parse_record_id`), never a bare ``int()``. A new field a
+listener reads goes into the guard's schema too.
+
 How to add a ``/crm`` command handler
     1. The command must have a row in :data:`bot.grammar.COMMANDS` (usage, args, options);
        help text comes from that row.
