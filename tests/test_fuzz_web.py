@@ -8,6 +8,7 @@ Sized to run in a few seconds per backend: each example is one local HTTP reques
 from __future__ import annotations
 
 import json
+import os
 import time
 from typing import Any
 from urllib.parse import urlencode
@@ -24,7 +25,7 @@ site = site_fixture("Z")
 
 TEAM, USER = "TFUZZ", "UFUZZ"
 FUZZ = settings(
-    max_examples=60,
+    max_examples=int(os.environ.get("CRM_FUZZ_EXAMPLES", "60")),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

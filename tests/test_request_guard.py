@@ -308,3 +308,20 @@ def test_a_good_request_still_passes(web: Site) -> None:
     client = SlackClient(web.web)
     r = client.command("help", REP)
     assert r.status == 200 and "/crm lead add" in r.text
+
+
+def test_a_button_without_a_value_in_a_view_gets_a_clear_message(web: Site) -> None:
+    """Found by the fuzz test: Done on a card in a modal read ``value`` unguarded."""
+    client = SlackClient(web.web)
+    before = len(web.web.log())
+    payload = {
+        **_actions([{"action_id": "followup_done", "block_id": "b1", "type": "button"}]),
+        "container": {"type": "view", "view_id": "VCARD"},
+        "view": {"id": "VCARD", "type": "modal", "private_metadata": ""},
+    }
+    del payload["response_url"]
+    assert client.interact(payload).status == 200
+    dm = web.fake.wait_for("chat.postMessage")
+    said = [c.args.get("text", "") for c in dm if c.args.get("channel") == REP.id]
+    assert any("followup: " in text and "F9" in text for text in said), said
+    assert "Traceback" not in web.web.log()[before:]

@@ -229,7 +229,9 @@ def done_in_view(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
     client: WebClient = context.client
 
     def work() -> None:
-        fu = followups.complete_follow_up(actor, _follow_up_id(str(body["actions"][0]["value"])))
+        fu = followups.complete_follow_up(
+            actor, _follow_up_id(str(body["actions"][0].get("value") or ""))
+        )
         label = ref_label("followup", fu.id)
         blocks = receipt(label, fu.title, fu.change_id, verb="Done:")
         deliver(client, user_id, None, blocks, f"{label} done")
