@@ -30,7 +30,8 @@ def respond_later(respond: Respond | None, request_id: str, work: Callable[[], R
             reply = {**describe_failure(e, request_id), "replace_original": False}
         if reply is None:
             return
-        if respond is None or not respond.response_url:  # a click on Home or in a modal
+        if respond is None or (isinstance(respond, Respond) and not respond.response_url):
+            # a click on App Home or in a modal (crm chat passes a respond of its own)
             log.info("request %s: no response_url to answer through", request_id)
             return
         try:
