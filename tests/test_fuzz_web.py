@@ -29,10 +29,8 @@ FUZZ = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-# Text without NUL: a NUL stored in a name or note fails in PostgreSQL, which is finding 6 of
-# issue 10 (the text parsers refuse control characters, by field); it is tested there. Drop
-# the exclusion once those parsers are in, and the fuzz covers it too.
-CHARS = st.characters(codec="utf-8", exclude_characters="\x00")
+# Any text but lone surrogates (not UTF-8 at all), NUL and control characters included.
+CHARS = st.characters(codec="utf-8")
 CONTENT_TYPES = st.sampled_from(
     [
         "application/x-www-form-urlencoded",
