@@ -22,8 +22,10 @@ import time
 
 from flask import Flask, Response, jsonify, request
 from peewee import DatabaseError
+from slack_bolt import BoltContext
 from slack_bolt.adapter.flask import SlackRequestHandler
 from slack_bolt.adapter.flask.handler import to_bolt_request, to_flask_response
+from slack_bolt.request.internals import build_context
 
 from bot import background, request_guard
 from bot.app import INSTALL_PATH, REDIRECT_PATH, build_app
@@ -95,6 +97,12 @@ def create_app(settings: Settings | None = None) -> Flask:
         if key is not None and checked.kind != "command" and not _first_time(key):
             return Response("", 200)
         bolt_request = to_bolt_request(request)
+        if checked.kind == "command" and bolt_request.body != checked.payload:
+            # Bolt reads any form body containing the word "payload" as an interaction
+            # (request.internals.parse_body) and loses a command such as `lead add "payload
+            # test"`; the guard's strict parse of the form is the one to use
+            bolt_request.body = dict(checked.payload)
+            bolt_request.context = build_context(BoltContext(), bolt_request.body)
         if checked.kind == "command":
             # claimed where it runs, after the acknowledgement, which touches no database
             # (bot.listeners.commands.crm.run_command)

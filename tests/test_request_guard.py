@@ -304,6 +304,13 @@ def test_a_40_digit_button_value_gets_a_clear_message(web: Site, action: str) ->
     assert "Traceback" not in web.web.log()[before:]
 
 
+def test_a_command_with_the_word_payload_in_it_is_still_a_command(web: Site) -> None:
+    """Bolt alone reads such a form as an interaction and loses the command."""
+    r = SlackClient(web.web).command('lead add "pete the payload"', REP)
+    assert r.via == "response_url" and "pete the payload" in r.text, r.text
+    assert Lead.select().where(Lead.name == "pete the payload").count() == 1
+
+
 def test_a_good_request_still_passes(web: Site) -> None:
     client = SlackClient(web.web)
     r = client.command("help", REP)
