@@ -1,4 +1,4 @@
-"""The nightly metrics job: ``crm.metrics.recompute_all()`` against a hand-written
+"""The nightly metrics job: ``crm.customer_value.recompute_all()`` against a hand-written
 ``INSERT ... SELECT ... GROUP BY ... ON CONFLICT DO UPDATE``.
 
 Dataset (``--rows`` orders, default 1,000,000; a tenth as many customers, 5% of them without
@@ -26,7 +26,7 @@ from bench._common import (
     report,
     series_sql,
 )
-from crm.metrics import CHURN_STEPS, DAYS_PER_MONTH, recompute_all, tier_steps
+from crm.customer_value import CHURN_STEPS, DAYS_PER_MONTH, recompute_all, tier_steps
 
 NOW = datetime(2026, 3, 10, 9, 0, 0)
 COMPANIES = 5

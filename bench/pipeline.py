@@ -36,7 +36,7 @@ from bench._common import (
     series_sql,
 )
 from crm import analytics
-from crm.actors import Actor
+from crm.acting import Actor
 from crm.models import OPEN_STAGES, OPPORTUNITY_STAGES, STAGE_PROBABILITY, Member
 
 COMPANIES = 100

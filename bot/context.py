@@ -6,7 +6,7 @@ Bolt's context.
   other team is refused (:class:`crm.companies.UnknownWorkspace`);
 - ``context["member"]``: the Slack user as a member, created on first sight and refreshed from
   ``users.info`` at most daily (name, email, IANA time zone; owners/admins start as ``admin``);
-- ``context["actor"]``: the :class:`crm.actors.Actor` every service call takes.
+- ``context["actor"]``: the :class:`crm.acting.Actor` every service call takes.
 
 Buttons, modals, shortcuts and events get these before their listener runs. Slash commands
 do not: resolving them costs database queries and, on first sight, a ``users.info`` call,
@@ -32,7 +32,7 @@ from slack_bolt.request.payload_utils import is_slash_command
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from crm.actors import Actor
+from crm.acting import Actor
 from crm.companies import (
     Profile,
     company_for_team,

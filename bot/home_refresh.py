@@ -32,7 +32,7 @@ from bot import background
 from bot.blocks.common import UNDO_ACTION
 from bot.blocks.home import MAX_FOLLOW_UPS, MAX_OPPORTUNITIES, HomeData, home_view
 from crm import analytics, followups, opportunities, permissions
-from crm.actors import Actor
+from crm.acting import Actor
 from crm.clock import utcnow
 from crm.config import Settings
 from crm.models import Company, FollowUp

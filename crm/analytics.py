@@ -29,12 +29,12 @@ from typing import Any
 from peewee import JOIN, SQL, Case, NodeList, fn
 
 from crm import permissions
-from crm.actors import Actor
+from crm.acting import Actor
 from crm.clock import utcnow
 from crm.db import is_postgres
 from crm.errors import NotFound, ValidationError
 from crm.models import OPEN_STAGES, Customer, Lead, Member, Opportunity, StageChange
-from crm.statements import Statement
+from crm.sql_cache import Statement
 
 __all__ = [
     "GroupStats",

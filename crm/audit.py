@@ -20,7 +20,7 @@ from typing import Any
 from peewee import DateField, DateTimeField, ForeignKeyField, IntegrityError
 
 from crm import permissions
-from crm.actors import Actor
+from crm.acting import Actor
 from crm.clock import utcnow
 from crm.db import database
 from crm.errors import Conflict, NotFound
@@ -217,7 +217,7 @@ def _refresh_derived(actor: Actor, rows: list[AuditLog]) -> None:
             before, after = row.changes.get("customer", [None, None])
             customers.update(c for c in (before, after) if c is not None)
     if customers:
-        from crm.metrics import recompute_customer
+        from crm.customer_value import recompute_customer
 
         for customer_id in sorted(customers):
             if ENTITY_MODELS["customer"].get_or_none(id=customer_id) is not None:

@@ -14,7 +14,7 @@ from typing import Any
 from peewee import Case
 
 from crm import tenancy
-from crm.actors import Actor
+from crm.acting import Actor
 from crm.clock import utcnow
 from crm.communications import list_communications
 from crm.followups import OPEN_STATUSES
@@ -143,7 +143,7 @@ def opportunity_card(actor: Actor, opp_id: int) -> Card:
 
 
 def customer_card(actor: Actor, customer_id: int) -> Card:
-    from crm.metrics import get_metrics
+    from crm.customer_value import get_metrics
 
     customer = tenancy.fetch(Customer, actor, customer_id, "customer")
     metric = get_metrics(actor, customer.id)

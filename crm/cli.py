@@ -17,7 +17,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from crm import encryption
-from crm.actors import Actor
+from crm.acting import Actor
 from crm.config import ConfigError, Unreachable, load_settings
 from crm.db import open_database
 from crm.errors import CRMError, NotFound, ValidationError

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from crm.actors import Actor
+from crm.acting import Actor
 from crm.audit import ChangeSet, change, snapshot
 from crm.clock import to_utc, utcnow
 from crm.errors import ValidationError

@@ -15,21 +15,21 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from peewee import IntegrityError
 
 from crm import permissions
-from crm.actors import Actor
+from crm.acting import Actor
 from crm.audit import change, snapshot
 from crm.clock import utcnow
 from crm.config import CURRENCY_CODES
 from crm.db import database
 from crm.errors import PermissionDenied, ValidationError
 from crm.models import ROLES, Company, Member
-from crm.statements import Statement
+from crm.sql_cache import Statement
 from crm.tenancy import fetch
 
 MEMBER_REFRESH_AGE = timedelta(days=1)
 DEFAULT_TIERS = (Decimal(20_000), Decimal(50_000), Decimal(100_000))
 
 
-# every Slack request starts with these two (crm.statements: rendered once, not per request)
+# every Slack request starts with these two (crm.sql_cache: rendered once, not per request)
 _COMPANY_BY_TEAM = Statement(
     lambda team_id: Company.select().where(Company.team_id == team_id).limit(1)
 )

@@ -11,7 +11,7 @@ Decisions where the spec is silent:
 - ``ordered_at`` may not lie in the future (a few minutes of clock skew aside): it would give
   negative "days since last purchase";
 - customer changes refresh the company's segment counts in the same transaction (rule 7), and
-  a new order refreshes the customer's metrics through :mod:`crm.metrics`.
+  a new order refreshes the customer's metrics through :mod:`crm.customer_value`.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any, Final
 from peewee import IntegrityError, fn
 
 from crm import idempotency, permissions, tenancy
-from crm.actors import Actor
+from crm.acting import Actor
 from crm.audit import change, snapshot
 from crm.clock import to_utc, utcnow
 from crm.db import database
@@ -290,9 +290,9 @@ def add_order(
                 raise
             return existing
         ch.created(order)
-        from crm import metrics
+        from crm import customer_value
 
-        metrics.recompute_customer(actor.company_id, customer.id)
+        customer_value.recompute_customer(actor.company_id, customer.id)
     order.created = True  # type: ignore[attr-defined]
     order.change_id = ch.change_id  # type: ignore[attr-defined]
     return order

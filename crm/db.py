@@ -70,7 +70,7 @@ def is_postgres() -> bool:
 def prepares_statements() -> bool:
     """Whether hot statements run as server-side prepared statements (PostgreSQL, unless
     ``DATABASE_URL`` says ``?prepared_statements=off``, as a transaction-pooling PgBouncer
-    needs): see :mod:`crm.statements`."""
+    needs): see :mod:`crm.sql_cache`."""
     return getattr(database.obj, "prepared_statements", False)
 
 

@@ -32,7 +32,7 @@ from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from crm.actors import Actor
+from crm.acting import Actor
 from crm.clock import utcnow
 from crm.companies import Profile, get_or_create_company, set_role, upsert_member
 from crm.db import database
@@ -195,7 +195,7 @@ class _Builder:
         self.communications()
         self.follow_ups()
         self.segments()
-        from crm.metrics import recompute_company
+        from crm.customer_value import recompute_company
 
         recompute_company(self.company.id, self.now)
         self.summary.orders = Order.select().where(Order.company == self.company.id).count()

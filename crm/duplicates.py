@@ -26,11 +26,11 @@ from typing import Any
 
 from peewee import Value
 
-from crm.actors import Actor
+from crm.acting import Actor
 from crm.errors import Conflict
 from crm.models import Company, Customer, Lead
 from crm.parsing import parse_email, parse_phone
-from crm.statements import Statement
+from crm.sql_cache import Statement
 from crm.tenancy import ref_label
 
 CLOSE_NAME_RATIO = 0.85
@@ -141,7 +141,7 @@ def _candidates(
     return model.select().where(where).order_by(model.id.desc()).limit(CANDIDATE_CAP)
 
 
-# rendered once per model and combination of given fields (crm.statements)
+# rendered once per model and combination of given fields (crm.sql_cache)
 _CANDIDATES = {
     model: Statement(lambda model=model, **values: _candidates(model, **values))
     for model in (Lead, Customer)

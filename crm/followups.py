@@ -23,7 +23,7 @@ from typing import Any
 from peewee import Case, Expression
 
 from crm import permissions
-from crm.actors import Actor
+from crm.acting import Actor
 from crm.audit import change, snapshot
 from crm.clock import to_utc, utcnow
 from crm.errors import Conflict, ValidationError

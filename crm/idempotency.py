@@ -29,13 +29,13 @@ from typing import TypeVar
 
 from peewee import IntegrityError
 
-from crm.actors import Actor
+from crm.acting import Actor
 from crm.audit import entity_type_of
 from crm.clock import utcnow
 from crm.db import database
 from crm.errors import Conflict, ValidationError
 from crm.models import ENTITY_MODELS, BaseModel, IdempotencyKey
-from crm.statements import Statement
+from crm.sql_cache import Statement
 from crm.tenancy import ref_label
 
 M = TypeVar("M", bound=BaseModel)

@@ -32,7 +32,7 @@ from typing import Any, Final
 from peewee import JOIN, Case, IntegrityError, fn
 
 from crm import idempotency, permissions, tenancy
-from crm.actors import Actor
+from crm.acting import Actor
 from crm.audit import ChangeSet, change, snapshot
 from crm.clock import utcnow
 from crm.db import database

@@ -30,7 +30,7 @@ from peewee import (
 from crm import encryption
 from crm.clock import utcnow
 from crm.db import database
-from crm.statements import insert_row
+from crm.sql_cache import insert_row
 
 CENT = Decimal("0.01")
 
@@ -106,7 +106,7 @@ class BaseModel(Model):
         if self._pk is not None:
             self.updated_at = utcnow()
         elif only is None and self._meta.auto_increment:
-            # a new row: the INSERT is rendered once per shape (crm.statements), not per row
+            # a new row: the INSERT is rendered once per shape (crm.sql_cache), not per row
             new_key = insert_row(self)
             if new_key is not NotImplemented:
                 self._pk = new_key

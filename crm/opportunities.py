@@ -26,7 +26,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from crm import idempotency, permissions
-from crm.actors import Actor
+from crm.acting import Actor
 from crm.audit import ChangeSet, change, snapshot
 from crm.clock import to_local, to_utc, utcnow
 from crm.errors import Conflict, NotFound, ValidationError

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crm.actors import Actor
+from crm.acting import Actor
 from crm.errors import PermissionDenied
 
 RANK = {"rep": 0, "manager": 1, "admin": 2}

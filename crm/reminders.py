@@ -36,7 +36,7 @@ from peewee import JOIN, Expression, fn
 
 from crm.errors import ValidationError
 from crm.models import SUBJECT_MODELS, FollowUp, Member
-from crm.statements import Statement
+from crm.sql_cache import Statement
 
 __all__ = [
     "CLAIM_TIMEOUT",

@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from crm.clock import utcnow
 from crm.db import database
 from crm.models import ReceivedRequest
-from crm.statements import Statement
+from crm.sql_cache import Statement
 
 KEEP = timedelta(hours=1)
 PRUNE_EVERY = 60.0  # seconds between prunes in one process

@@ -16,7 +16,7 @@ from typing import Any
 from peewee import Case, IntegrityError, fn
 
 from crm import permissions
-from crm.actors import Actor
+from crm.acting import Actor
 from crm.audit import change, snapshot
 from crm.clock import utcnow
 from crm.db import database

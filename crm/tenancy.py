@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TypeVar
 
-from crm.actors import Actor
+from crm.acting import Actor
 from crm.errors import NotFound, ValidationError
 from crm.models import SUBJECT_MODELS, Member, TenantModel
 

@@ -15,7 +15,7 @@ import secrets
 from datetime import timedelta
 
 from crm import permissions
-from crm.actors import Actor
+from crm.acting import Actor
 from crm.audit import change, snapshot
 from crm.clock import utcnow
 from crm.errors import Conflict, ValidationError

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from crm.actors import Actor
+from crm.acting import Actor
 from crm.companies import Profile, get_or_create_company, upsert_member
 from crm.models import Company, Member
 from tests.e2e_support import Response, SlackClient, SlackUserRef

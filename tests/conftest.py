@@ -21,7 +21,7 @@ import pytest
 from peewee import Database, PostgresqlDatabase
 
 from crm import encryption
-from crm.actors import Actor
+from crm.acting import Actor
 from crm.companies import Profile, get_or_create_company, upsert_member
 from crm.db import database, open_database
 from crm.models import ALL_MODELS, Company, Member

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from crm.actors import Actor
+from crm.acting import Actor
 from crm.models import Company, Member
 from tests.e2e_support import SlackClient, SlackUserRef
 from tests.slack_fake import Call, FakeSlack

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from crm.actors import Actor
+from crm.acting import Actor
 from crm.companies import Profile, get_or_create_company, upsert_member
 from crm.models import Company, Member
 from tests.e2e_support import (

@@ -20,17 +20,17 @@ from peewee import Model, Query
 
 from crm import (
     communications,
+    customer_value,
     customers,
     followups,
     importexport,
     leads,
-    metrics,
     opportunities,
     permissions,
     segments,
     tokens,
 )
-from crm.actors import Actor
+from crm.acting import Actor
 from crm.clock import utcnow
 from crm.errors import CRMError
 from crm.models import (
@@ -173,7 +173,7 @@ def build_b(ws: Workspace) -> World:
     plain = customers.create_customer(
         admin, name=f"{MARK} Plain", email="plain@globex-b.example", assigned_to_id=None
     )
-    metrics.get_metrics(admin, plain.id)
+    customer_value.get_metrics(admin, plain.id)
     deal = opportunities.create_opportunity(
         rep, name=f"{MARK} Deal", customer_id=rich.id, amount=Decimal("5000"),
         idempotency_key="b-opp-key",

@@ -28,7 +28,7 @@ import time_machine
 
 from crm import analytics
 from crm import opportunities as opps
-from crm.actors import Actor
+from crm.acting import Actor
 from crm.customers import create_customer
 from crm.errors import NotFound, PermissionDenied, ValidationError
 from crm.leads import convert_lead, create_lead

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from crm.actors import Actor
+from crm.acting import Actor
 from crm.analytics import pipeline_summary, velocity, win_loss
 from crm.models import ApiToken, Company, Customer, Lead, Opportunity, Order
 from crm.parsing import format_money

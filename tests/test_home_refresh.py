@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from bot import home_refresh
-from crm.actors import Actor
+from crm.acting import Actor
 from crm.config import ConfigError, load_settings
 
 INTERVAL = 0.3

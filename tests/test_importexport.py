@@ -282,7 +282,13 @@ def test_export_import_round_trip(
         "1500.25", "30", "high", "lost", acme.rep.slack_user_id, 'said "no", for now',
     ]  # fmt: skip
     assert exported["customers"][1] == [
-        f"C{c.id}", "Cy", "cy@example.com", "", "Gamma", "retail", "vip,retail"
+        f"C{c.id}",
+        "Cy",
+        "cy@example.com",
+        "",
+        "Gamma",
+        "retail",
+        "vip,retail",
     ]
 
     # into the same workspace: everything is already there

@@ -13,7 +13,7 @@ import pytest
 import time_machine
 
 from crm import opportunities as opps
-from crm.actors import Actor
+from crm.acting import Actor
 from crm.audit import revert
 from crm.customers import create_customer
 from crm.errors import Conflict, NotFound, PermissionDenied, ValidationError

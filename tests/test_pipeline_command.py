@@ -16,7 +16,7 @@ import pytest
 import time_machine
 
 from crm import customers, opportunities
-from crm.actors import Actor
+from crm.acting import Actor
 from crm.clock import utcnow
 from crm.models import Member
 from tests.admin_support import (

@@ -190,9 +190,7 @@ def test_migration_0003_encrypts_installations_stored_in_plaintext(
         f"user_id, bot_token, data, installed_at) VALUES ({', '.join([param] * 8)})",
         ("2026-01-01", "2026-01-01", "111.222", "TOLD", "U1", BOT, plain_data, "2026-01-01"),
     )
-    db.database.execute_sql(
-        f"DELETE FROM schema_migration WHERE name LIKE {param}", ("0003_%",)
-    )
+    db.database.execute_sql(f"DELETE FROM schema_migration WHERE name LIKE {param}", ("0003_%",))
     # without the key, a database holding installations is not migrated, in one line
     refused = crm_cli(db, tmp_path, "migrate", key=None)
     assert refused.returncode == 2, refused.stdout

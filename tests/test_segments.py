@@ -10,8 +10,8 @@ import time_machine
 
 from crm import segments as seg
 from crm.audit import revert
+from crm.customer_value import recompute_company, recompute_customer
 from crm.errors import Conflict, NotFound, PermissionDenied, ValidationError
-from crm.metrics import recompute_company, recompute_customer
 from crm.models import AuditLog, Customer, CustomerSegment, Lead, Order
 from tests.conftest import Workspace
 

@@ -44,20 +44,20 @@ from crm import (
     audit,
     communications,
     companies,
+    customer_value,
     customers,
     duplicates,
     followups,
     idempotency,
     importexport,
     leads,
-    metrics,
     opportunities,
     permissions,
     segments,
     tenancy,
     tokens,
 )
-from crm.actors import Actor
+from crm.acting import Actor
 from crm.clock import utcnow
 from crm.errors import Conflict
 from crm.insight.leadscore import lead_scores
@@ -286,8 +286,8 @@ _REGISTRY: tuple[Case, ...] = (
     Case("list_segments", ("segments.list_segments",),
          lambda c, r: segments.list_segments(c.actor, active_only=False), "own"),
     # metrics and analytics
-    Case("get_metrics", ("metrics.get_metrics",),
-         lambda c, r: metrics.get_metrics(c.actor, r.customer)),
+    Case("get_metrics", ("customer_value.get_metrics",),
+         lambda c, r: customer_value.get_metrics(c.actor, r.customer)),
     Case("pipeline_summary B member", ("analytics.pipeline_summary",),
          _analytics(analytics.pipeline_summary), gate="team_analytics"),
     Case("win_loss B member", ("analytics.win_loss",),

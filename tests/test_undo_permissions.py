@@ -46,9 +46,11 @@ def role_of(member: Member) -> str:
 
 
 def reverted(change_id: str) -> bool:
-    return AuditLog.select().where(
-        (AuditLog.change_id == change_id) & AuditLog.reverted_at.is_null(False)
-    ).exists()
+    return (
+        AuditLog.select()
+        .where((AuditLog.change_id == change_id) & AuditLog.reverted_at.is_null(False))
+        .exists()
+    )
 
 
 def test_a_manager_cannot_undo_an_admins_role_change(session: Session, team: Team) -> None:
@@ -126,9 +128,7 @@ def test_an_author_who_may_no_longer_edit_the_record_cannot_undo(
     assert Lead.get_or_none(Lead.id == lead.id) is not None
 
 
-def test_an_author_undoes_a_call_logged_on_someone_elses_lead(
-    session: Session, team: Team
-) -> None:
+def test_an_author_undoes_a_call_logged_on_someone_elses_lead(session: Session, team: Team) -> None:
     """Logging a call needs no right to edit the lead, so neither does undoing it, although
     the change also moved the lead's "last contacted"."""
     body = session.command('lead add "Not Mine" email=notmine@example.com', team.rep2)

@@ -9,7 +9,7 @@ insert) and survives a Redis outage: the database remembers what is stale, not t
 finds a metrics row as new as the order and enqueues it once more at most.)
 
 ``recompute_all_metrics`` is the nightly job: every company's metrics, then every segment
-count, set-based in :mod:`crm.metrics`.
+count, set-based in :mod:`crm.customer_value`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 import dramatiq
 from peewee import JOIN
 
-from crm import metrics
+from crm import customer_value
 from crm.models import CustomerMetric, Order
 from workers.reminders import parse_now
 
@@ -69,7 +69,7 @@ def scan_new_orders(now: str | None = None) -> None:
 )
 def recompute_customer(customer_id: int, company_id: int) -> None:
     """Idempotent: recomputing twice writes the same row."""
-    metrics.recompute_customer(company_id, customer_id)
+    customer_value.recompute_customer(company_id, customer_id)
 
 
 @dramatiq.actor(
@@ -81,5 +81,5 @@ def recompute_customer(customer_id: int, company_id: int) -> None:
 )
 def recompute_all_metrics(now: str | None = None) -> None:
     """The nightly job: every customer of every company, then every segment count."""
-    written = metrics.recompute_all(parse_now(now) if now else None)
+    written = customer_value.recompute_all(parse_now(now) if now else None)
     log.info("nightly metrics: %d customer rows", written)

@@ -2,7 +2,7 @@
 
 Layout (Slack's starter template): one package per kind of request, one small module per
 listener, each package with ``register(app)``. A listener is an entrypoint: it parses what Slack
-sent, calls ONE ``crm/`` service with the member's :class:`~crm.actors.Actor`, and renders Block
+sent, calls ONE ``crm/`` service with the member's :class:`~crm.acting.Actor`, and renders Block
 Kit with :mod:`bot.blocks`. Business rules never live here.
 
 What every listener can rely on (put there by :mod:`bot.context`, a global middleware):

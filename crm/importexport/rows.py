@@ -12,7 +12,7 @@ from typing import Any
 from peewee import JOIN, fn
 
 from crm import permissions
-from crm.actors import Actor
+from crm.acting import Actor
 from crm.audit import ChangeSet
 from crm.clock import utcnow
 from crm.errors import Conflict, CRMError, NotFound, PermissionDenied, ValidationError
@@ -478,7 +478,7 @@ class _Orders(_Kind):
     def write(self, ctx: _Context, ch: ChangeSet, rows: list[_Row]) -> None:
         """What add_order persists; metrics (and through them segment counts) are refreshed
         once per batch with the set-based company recompute."""
-        from crm.metrics import recompute_company
+        from crm.customer_value import recompute_company
 
         _bulk_create(ch, Order, [{"company": ctx.actor.company_id, **r.values} for r in rows])
         recompute_company(ctx.actor.company_id)

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from crm.actors import Actor
+from crm.acting import Actor
 from crm.audit import change
 from crm.db import database, is_postgres
 from crm.errors import CRMError, ValidationError

@@ -23,8 +23,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from crm.clock import to_utc
+from crm.customer_value import db_timestamp
 from crm.db import database, is_postgres
-from crm.metrics import db_timestamp
 
 __all__ = ["Summaries", "holdout_purchases", "summaries"]
 

@@ -24,7 +24,7 @@ from decimal import Decimal
 import numpy as np
 from peewee import JOIN, fn
 
-from crm.actors import Actor
+from crm.acting import Actor
 from crm.clock import utcnow
 from crm.db import database
 from crm.leads import OPEN_STATUSES

@@ -16,7 +16,7 @@ from bot.blocks.audit import NEWER_ACTION, OLDER_ACTION
 from bot.errors import request_id_of
 from bot.listeners.commands.audit import audit_page
 from bot.respond import Reply, respond_later
-from crm.actors import Actor
+from crm.acting import Actor
 from crm.errors import ValidationError
 
 

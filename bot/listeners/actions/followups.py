@@ -26,7 +26,7 @@ from bot.blocks.followups import (
 from bot.errors import request_id_of
 from bot.respond import Reply, respond_later
 from crm import followups, reminders
-from crm.actors import Actor
+from crm.acting import Actor
 from crm.clock import utcnow
 from crm.parsing import parse_record_id
 from crm.tenancy import ref_label

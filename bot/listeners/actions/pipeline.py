@@ -21,7 +21,7 @@ from bot.blocks.pipeline import SHARE_ACTION
 from bot.errors import request_id_of
 from bot.listeners.commands.pipeline import Scope, analyse, render
 from bot.respond import Reply, respond_later
-from crm.actors import Actor
+from crm.acting import Actor
 
 
 def share(

@@ -36,7 +36,7 @@ from bot.blocks.opportunities import OPP_STAGE, STAGE_LABELS, opportunity_card
 from bot.errors import describe_failure, request_id_of
 from bot.listeners.views.submission import deliver
 from crm import cards, followups, opportunities, reminders
-from crm.actors import Actor
+from crm.acting import Actor
 from crm.cards import people_of
 from crm.clock import utcnow
 from crm.errors import ValidationError

@@ -14,7 +14,7 @@ from bot.blocks.common import UNDO_ACTION, section
 from bot.blocks.common import context as context_block
 from bot.errors import request_id_of
 from bot.respond import Reply, respond_later
-from crm.actors import Actor
+from crm.acting import Actor
 from crm.audit import revert
 
 

@@ -28,7 +28,7 @@ from bot.grammar import Command
 from bot.listeners.commands.crm import CommandContext, Reply, handles
 from bot.listeners.commands.values import member_id
 from crm import companies, permissions
-from crm.actors import Actor
+from crm.acting import Actor
 from crm.audit import snapshot
 from crm.errors import ValidationError
 from crm.models import ROLES, Company, Member

@@ -14,7 +14,7 @@ from bot.blocks.audit import PAGE_SIZE, audit_blocks, member_ids
 from bot.blocks.common import ephemeral
 from bot.grammar import Command
 from bot.listeners.commands.crm import CommandContext, Reply, handles
-from crm.actors import Actor
+from crm.acting import Actor
 from crm.audit import history
 from crm.errors import NotFound, ValidationError
 from crm.models import Member

@@ -41,7 +41,7 @@ from bot.context import resolve_crm_context, vouched_for
 from bot.errors import apology_message, describe_failure, render_error, request_id_of
 from bot.grammar import COMMANDS, Command, UsageError, parse
 from crm import replays
-from crm.actors import Actor
+from crm.acting import Actor
 from crm.config import Settings
 from crm.errors import CRMError, ValidationError
 from crm.models import Company, Member

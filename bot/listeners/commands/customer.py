@@ -1,5 +1,5 @@
 """``/crm customer C3``, ``/crm customer add ...`` and ``/crm order C3 amount=...``: customers
-and their purchases (which feed lifetime value, tier and churn risk through crm.metrics)."""
+and their purchases (which feed lifetime value, tier and churn risk through crm.customer_value)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from bot.listeners.commands.crm import CommandContext, Reply, handles
 from bot.listeners.commands.listing import as_typed, written
 from bot.listeners.commands.values import member_id, ref_id
 from crm import cards, customers
-from crm.actors import Actor
+from crm.acting import Actor
 from crm.clock import utcnow
 from crm.duplicates import DuplicateFound
 from crm.parsing import format_money, parse_date, parse_money

@@ -16,7 +16,7 @@ from bot.listeners.commands.listing import as_typed, pager, whose, written
 from bot.listeners.commands.log import SUBJECT_KINDS
 from bot.listeners.commands.values import member_id, ref_id
 from crm import cards, followups
-from crm.actors import Actor
+from crm.acting import Actor
 from crm.parsing import parse_datetime, parse_ref
 from crm.tenancy import ref_label
 

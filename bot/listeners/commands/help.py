@@ -6,7 +6,7 @@ from __future__ import annotations
 from bot.blocks.common import context, ephemeral, escape, section
 from bot.grammar import Command, UsageError, help_sections
 from bot.listeners.commands.crm import CommandContext, Reply, handles, usage_reply
-from crm.actors import Actor
+from crm.acting import Actor
 
 TITLES = {
     "help": "Help",

@@ -14,7 +14,7 @@ from bot.grammar import Command
 from bot.listeners.commands.crm import CommandContext, Reply, handles
 from bot.listeners.commands.pipeline import ChartResult, post_chart
 from crm import permissions
-from crm.actors import Actor
+from crm.acting import Actor
 from crm.models import Company
 
 if TYPE_CHECKING:

@@ -23,7 +23,7 @@ from bot.listeners.commands.crm import CommandContext, Reply, handles
 from bot.listeners.commands.listing import pager, whose, written
 from bot.listeners.commands.values import member_id, ref_id
 from crm import cards, leads
-from crm.actors import Actor
+from crm.acting import Actor
 from crm.duplicates import DuplicateFound
 from crm.parsing import parse_money, parse_percent
 from crm.tenancy import ref_label

@@ -11,7 +11,7 @@ from bot.blocks.common import context, ephemeral, escape, receipt, section
 from bot.grammar import Command
 from bot.listeners.commands.crm import CommandContext, Reply
 from bot.listeners.commands.values import member_id
-from crm.actors import Actor
+from crm.acting import Actor
 from crm.errors import ValidationError
 
 Pager = Callable[[Command, Actor, CommandContext, int], Reply]

@@ -10,7 +10,7 @@ from bot.grammar import Command
 from bot.listeners.commands.crm import CommandContext, Reply, handles
 from bot.listeners.commands.listing import as_typed, written
 from crm import communications
-from crm.actors import Actor
+from crm.acting import Actor
 from crm.parsing import parse_datetime, parse_duration, parse_ref
 
 SUBJECT_KINDS = ("lead", "customer", "opportunity")

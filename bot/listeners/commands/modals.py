@@ -13,7 +13,7 @@ from bot.blocks.modals import (
 )
 from bot.grammar import Command
 from bot.listeners.commands.crm import CommandContext, Reply, handles
-from crm.actors import Actor
+from crm.acting import Actor
 from crm.errors import ValidationError
 
 

@@ -13,7 +13,7 @@ from bot.listeners.commands.crm import CommandContext, Reply, handles
 from bot.listeners.commands.listing import as_typed, pager, whose, written
 from bot.listeners.commands.values import member_id, ref_id
 from crm import cards, opportunities
-from crm.actors import Actor
+from crm.acting import Actor
 from crm.errors import ValidationError
 from crm.parsing import format_money, parse_date, parse_money, parse_percent
 from crm.tenancy import ref_label

@@ -29,7 +29,7 @@ from bot.grammar import Command
 from bot.listeners.commands.crm import CommandContext, Reply, handles
 from bot.listeners.commands.values import member_id
 from crm import permissions
-from crm.actors import Actor
+from crm.acting import Actor
 from crm.analytics import PipelineSummary, Velocity, WinLoss, pipeline_summary, velocity, win_loss
 from crm.errors import ValidationError
 from crm.models import Member

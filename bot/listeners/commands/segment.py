@@ -24,7 +24,7 @@ from bot.grammar import Command
 from bot.listeners.commands.crm import CommandContext, Reply, handles
 from bot.listeners.commands.values import ref_id
 from crm import segments
-from crm.actors import Actor
+from crm.acting import Actor
 from crm.models import CustomerMetric
 from crm.tenancy import ref_label
 

@@ -9,7 +9,7 @@ from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 
 from bot import home_refresh
-from crm.actors import Actor
+from crm.acting import Actor
 
 
 def home_opened(event: dict[str, Any], context: BoltContext, client: WebClient) -> None:

@@ -36,7 +36,7 @@ from bot.blocks.modals import Origin, submitted_values
 from bot.context import member_for
 from bot.errors import request_id_of
 from crm import idempotency
-from crm.actors import Actor
+from crm.acting import Actor
 from crm.db import database
 from crm.errors import CRMError, NotFound, ValidationError
 from crm.models import BaseModel, Company

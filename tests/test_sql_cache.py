@@ -1,4 +1,4 @@
-"""crm.statements: a query rendered once per shape runs exactly like peewee's own rendering."""
+"""crm.sql_cache: a query rendered once per shape runs exactly like peewee's own rendering."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from crm.models import Lead, Opportunity
-from crm.statements import Statement
+from crm.sql_cache import Statement
 from tests.conftest import Workspace
 
 T = datetime(2026, 3, 10, 14, 0)
@@ -98,19 +98,19 @@ def test_postgres_runs_it_as_a_prepared_statement_per_connection(db, acme: Works
 def test_inserts_are_rendered_once_per_shape_and_store_what_peewee_stores(
     db, acme: Workspace
 ) -> None:
-    """``Model.create`` goes through :func:`crm.statements.insert_row`: money in cents, JSON,
+    """``Model.create`` goes through :func:`crm.sql_cache.insert_row`: money in cents, JSON,
     booleans, dates, foreign keys given as rows, and the new key, as peewee would have."""
     from datetime import date
     from decimal import Decimal
 
-    from crm import statements
+    from crm import sql_cache
     from crm.db import database
     from crm.models import Company, Customer
 
     lead = Lead.create(company=acme.company, name="Jane", tags=["vip", "q3"], probability=40)
-    rendered = {k for k in statements._inserts if k[0] is Lead}
+    rendered = {k for k in sql_cache._inserts if k[0] is Lead}
     again = Lead.create(company=acme.company, name="John", tags=["vip"], probability=10)
-    assert {k for k in statements._inserts if k[0] is Lead} == rendered  # same shape, no render
+    assert {k for k in sql_cache._inserts if k[0] is Lead} == rendered  # same shape, no render
     assert again.id == lead.id + 1 and not again.dirty_fields
     if db.backend == "postgres":  # and prepared, like the Statements
         held = database.execute_sql(

@@ -8,10 +8,16 @@ from decimal import Decimal
 import pytest
 import time_machine
 
-from crm import metrics
+from crm import customer_value
 from crm.companies import update_settings
+from crm.customer_value import (
+    churn_risk_for,
+    get_metrics,
+    recompute_all,
+    recompute_company,
+    tier_for,
+)
 from crm.errors import NotFound
-from crm.metrics import churn_risk_for, get_metrics, recompute_all, recompute_company, tier_for
 from crm.models import Customer, CustomerMetric, Order
 from tests.conftest import Workspace
 
@@ -161,7 +167,7 @@ def test_all_figures(acme: Workspace) -> None:
     assert row.average_order_value == Decimal("200.01")  # 200.005 rounded half up
     assert row.total_profit == Decimal("340.01")
     assert row.profit_margin == pytest.approx(340.01 / 400.01 * 100)
-    assert row.purchase_frequency == pytest.approx(2 / (61 / metrics.DAYS_PER_MONTH))
+    assert row.purchase_frequency == pytest.approx(2 / (61 / customer_value.DAYS_PER_MONTH))
     assert row.first_purchase_at == NOW - timedelta(days=61)
     assert row.last_purchase_at == NOW - timedelta(days=1)
     assert row.days_since_last_purchase == 1
@@ -184,7 +190,7 @@ def test_recompute_updates_in_place(acme: Workspace) -> None:
     assert (first.tier, first.churn_risk) == ("bronze", "high")
     add_order(acme, customer, "0.01", NOW)
     later = NOW + timedelta(hours=1)
-    metrics.recompute_customer(acme.company.id, customer.id, later)
+    customer_value.recompute_customer(acme.company.id, customer.id, later)
     row = metric(customer)
     assert (row.tier, row.churn_risk, row.order_count) == ("silver", "low", 2)
     assert row.created_at == first.created_at and row.computed_at == later

@@ -21,7 +21,7 @@ from typing import Any
 
 from peewee import JOIN, Case, Cast, ColumnBase, Expression, Select, Value, fn
 
-from crm.actors import Actor
+from crm.acting import Actor
 from crm.clock import utcnow
 from crm.companies import DEFAULT_TIERS, tier_thresholds
 from crm.db import database, is_postgres
