@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from crm import encryption
+from crm import encryption, key_rotation
 from crm.acting import Actor
 from crm.config import ConfigError, Unreachable, load_settings
 from crm.db import open_database
@@ -197,7 +197,7 @@ def _secrets(args: argparse.Namespace) -> int:
         print(encryption.new_key())
         return 0
     connect()
-    count = encryption.rotate_all()
+    count = key_rotation.rotate_all()
     console.print(
         f"re-encrypted {count} Slack installation(s) with the current key; keys after the "
         "first may now leave CRM_SECRET_KEY",

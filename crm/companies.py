@@ -26,7 +26,6 @@ from crm.sql_cache import Statement
 from crm.tenancy import fetch
 
 MEMBER_REFRESH_AGE = timedelta(days=1)
-DEFAULT_TIERS = (Decimal(20_000), Decimal(50_000), Decimal(100_000))
 
 
 # every Slack request starts with these two (crm.sql_cache: rendered once, not per request)
@@ -239,14 +238,6 @@ def update_settings(
         ch.updated(company, before)
     company.change_id = ch.change_id
     return company
-
-
-def tier_thresholds(company: Company) -> tuple[Decimal, Decimal, Decimal]:
-    """The company's (silver, gold, platinum) lower bounds, or the defaults (rule 3)."""
-    if company.tier_thresholds:
-        a, b, c = (Decimal(x) for x in company.tier_thresholds)
-        return a, b, c
-    return DEFAULT_TIERS
 
 
 def members(actor: Actor) -> list[Member]:

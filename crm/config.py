@@ -29,7 +29,7 @@ from urllib.parse import urlparse
 from dotenv import dotenv_values
 
 from crm.db import url_options
-from crm.encryption import KEY_FORM, parse_keys
+from crm.secret_keys import KEY_FORM, parse_keys
 
 
 class ConfigError(Exception):

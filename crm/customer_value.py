@@ -23,14 +23,15 @@ from peewee import JOIN, Case, Cast, ColumnBase, Expression, Select, Value, fn
 
 from crm.acting import Actor
 from crm.clock import utcnow
-from crm.companies import DEFAULT_TIERS, tier_thresholds
 from crm.db import database, is_postgres
 from crm.models import TIERS, Company, Customer, CustomerMetric, Order
+from crm.segment_counts import recount_all, recount_company
 from crm.tenancy import fetch
 
 __all__ = [
     "CHURN_STEPS",
     "DAYS_PER_MONTH",
+    "DEFAULT_TIERS",
     "churn_risk_for",
     "get_metrics",
     "recompute_all",
@@ -38,6 +39,7 @@ __all__ = [
     "recompute_customer",
     "tier_for",
     "tier_steps",
+    "tier_thresholds",
 ]
 
 Thresholds = Sequence[Decimal | int]
@@ -51,6 +53,17 @@ month ends; a customer's first month counts as a whole month (no 30 orders/month
 order yesterday)."""
 
 _SECONDS_PER_DAY = 86400
+
+DEFAULT_TIERS = (Decimal(20_000), Decimal(50_000), Decimal(100_000))
+"""(silver, gold, platinum) lower bounds of a company that has not set its own (rule 3)."""
+
+
+def tier_thresholds(company: Company) -> tuple[Decimal, Decimal, Decimal]:
+    """The company's (silver, gold, platinum) lower bounds, or the defaults (rule 3)."""
+    if company.tier_thresholds:
+        a, b, c = (Decimal(x) for x in company.tier_thresholds)
+        return a, b, c
+    return DEFAULT_TIERS
 
 
 def tier_steps(thresholds: Thresholds = DEFAULT_TIERS) -> tuple[tuple[Decimal, str], ...]:
@@ -240,8 +253,6 @@ def recompute_customer(
     company_id: int, customer_id: int, now: datetime | None = None
 ) -> CustomerMetric:
     """Refresh one customer's row (after an order) and the company's segment counts (rule 7)."""
-    from crm.segments import recount_company
-
     now = now or utcnow()
     company = Company.get_by_id(company_id)
     _upsert(
@@ -257,8 +268,6 @@ def recompute_customer(
 
 def recompute_company(company_id: int, now: datetime | None = None) -> int:
     """Refresh every customer of one company; returns how many rows were written."""
-    from crm.segments import recount_company
-
     now = now or utcnow()
     company = Company.get_by_id(company_id)
     written = _upsert(Customer.company == company_id, now, tier_thresholds(company))
@@ -269,8 +278,6 @@ def recompute_company(company_id: int, now: datetime | None = None) -> int:
 def recompute_all(now: datetime | None = None, *, recount: bool = True) -> int:
     """The nightly job: every customer of every company (one statement per threshold set),
     then every company's active segments; returns the number of metric rows written."""
-    from crm.segments import recount_all
-
     now = now or utcnow()
     written = 0
     for thresholds, ids in _threshold_groups(None).items():

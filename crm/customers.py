@@ -43,6 +43,7 @@ from crm.leads import (
 )
 from crm.models import CAMPAIGN_CHANNELS, Customer, Opportunity, Order
 from crm.parsing import parse_choice, parse_money
+from crm.segment_counts import recount_company
 from crm.tenancy import ref_label
 
 CLOCK_SKEW = timedelta(minutes=5)
@@ -63,8 +64,6 @@ def _label(customer_id: Any) -> str:
 
 
 def _recount_segments(actor: Actor) -> None:
-    from crm.segments import recount_company
-
     recount_company(actor.company_id)
 
 

@@ -19,20 +19,17 @@ workers, the CLI and migrations all use the same key without each wiring it.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import threading
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
-PREFIX = "fernet:"
-KEY_FORM = (
-    "one or more Fernet keys separated by commas, the current one first (each 32 random "
-    "bytes in URL-safe base64, 44 characters; make one with `crm secrets new-key`)"
-)
+from crm.config import load_settings
+from crm.secret_keys import KEY_FORM as KEY_FORM  # (re-exported: callers read them here)
+from crm.secret_keys import parse_keys as parse_keys
 
+PREFIX = "fernet:"
 _lock = threading.Lock()
 _box: MultiFernet | None = None
 _configured = False
@@ -40,23 +37,6 @@ _configured = False
 
 class SecretsError(Exception):
     """One line for the operator: the key is missing, malformed or not the one used."""
-
-
-def parse_keys(raw: str) -> MultiFernet:
-    """The key set of ``CRM_SECRET_KEY``; :class:`ValueError` naming the bad key otherwise."""
-    keys = [k.strip() for k in raw.split(",")]
-    if not any(keys):
-        raise ValueError(f"is empty; expected {KEY_FORM}")
-    fernets = []
-    for n, key in enumerate(keys, 1):
-        try:
-            if len(base64.urlsafe_b64decode(key.encode("ascii"))) != 32:
-                raise ValueError
-            fernets.append(Fernet(key))
-        except (ValueError, binascii.Error, UnicodeEncodeError):
-            where = "" if len(keys) == 1 else f" (key {n} of {len(keys)})"
-            raise ValueError(f"is not valid{where}; expected {KEY_FORM}") from None
-    return MultiFernet(fernets)
 
 
 def new_key() -> str:
@@ -71,10 +51,9 @@ def configure(raw: str | None) -> None:
         _configured = True
 
 
-def _current() -> MultiFernet:
+def require_key() -> MultiFernet:
+    """The process's key set, read from the settings on first use; refuses without one."""
     if not _configured:
-        from crm.config import load_settings
-
         configure(load_settings().secret_key)
     if _box is None:
         raise SecretsError(
@@ -89,7 +68,7 @@ def is_encrypted(stored: str | None) -> bool:
 
 
 def encrypt(text: str) -> str:
-    return PREFIX + _current().encrypt(text.encode("utf-8")).decode("ascii")
+    return PREFIX + require_key().encrypt(text.encode("utf-8")).decode("ascii")
 
 
 def decrypt(stored: str) -> str:
@@ -97,7 +76,7 @@ def decrypt(stored: str) -> str:
     if not is_encrypted(stored):
         return stored
     try:
-        return _current().decrypt(stored[len(PREFIX) :].encode("ascii")).decode("utf-8")
+        return require_key().decrypt(stored[len(PREFIX) :].encode("ascii")).decode("utf-8")
     except (InvalidToken, UnicodeError):
         raise SecretsError(
             "a stored secret cannot be decrypted with CRM_SECRET_KEY: keep the key it was "
@@ -112,7 +91,7 @@ def rotate(stored: str | None) -> str | None:
     if not is_encrypted(stored):
         return encrypt(stored)
     try:
-        token = _current().rotate(stored[len(PREFIX) :].encode("ascii"))
+        token = require_key().rotate(stored[len(PREFIX) :].encode("ascii"))
     except InvalidToken:
         decrypt(stored)  # raises the operator's message
         raise
@@ -125,24 +104,3 @@ def encrypt_json(value: Any) -> str:
 
 def decrypt_json(stored: str) -> Any:
     return json.loads(decrypt(stored))
-
-
-def rotate_all() -> int:
-    """Re-encrypt every stored secret with the current key (``crm secrets rotate``), in one
-    transaction; values still in plaintext get encrypted. Returns the rows rewritten.
-
-    Reading a row decrypts with any of the keys, writing encrypts with the first: after this,
-    the old keys can leave ``CRM_SECRET_KEY``.
-    """
-    from crm.db import database
-    from crm.models import SlackInstallation
-
-    _current()  # no key: refuse before touching anything
-    count = 0
-    with database.atomic():
-        for row in SlackInstallation.select().order_by(SlackInstallation.id):
-            SlackInstallation.update(bot_token=row.bot_token, data=row.data).where(
-                SlackInstallation.id == row.id
-            ).execute()
-            count += 1
-    return count

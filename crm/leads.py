@@ -56,6 +56,7 @@ from crm.parsing import (
     parse_phone,
     parse_text,
 )
+from crm.segment_counts import recount_company
 from crm.tenancy import ref_label
 
 OPEN_STATUSES: Final = ("new", "contacted", "qualified")
@@ -438,8 +439,6 @@ def convert_lead(actor: Actor, lead_id: int) -> Customer:
         if from_status != "won":
             ch.stage_moved("lead", lead.id, from_status, lead.status)
         _attach_opportunities(ch, actor, lead, customer)
-        from crm.segments import recount_company
-
         recount_company(actor.company_id)  # rule 7: a new customer may enter segments
     customer.change_id = ch.change_id  # type: ignore[attr-defined]
     return customer

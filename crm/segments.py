@@ -13,21 +13,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from peewee import Case, IntegrityError, fn
+from peewee import IntegrityError
 
 from crm import permissions
 from crm.acting import Actor
 from crm.audit import change, snapshot
-from crm.clock import utcnow
 from crm.db import database
 from crm.errors import Conflict, ValidationError
-from crm.models import Customer, CustomerSegment
+from crm.models import CustomerSegment
 from crm.parsing import check_text, parse_int
+from crm.segment_counts import recount_all, recount_company, recount_segment
 from crm.segment_criteria import (
     CRITERIA_KEYS,
     compile_criteria,
     customer_query,
-    joined,
     parse_criteria_text,
     validate_criteria,
 )
@@ -48,61 +47,6 @@ __all__ = [
     "update_segment",
     "validate_criteria",
 ]
-
-
-# --- counts (rule 7) --------------------------------------------------------------------------
-
-
-def recount_segment(segment: CustomerSegment, now: datetime | None = None) -> int:
-    """Refresh one segment's cached count; returns it."""
-    now = now or utcnow()
-    count = customer_query(segment.company_id, segment.criteria, now).order_by().count()
-    _store_counts({segment.id: count}, now)
-    segment.customer_count, segment.counted_at = count, now
-    return count
-
-
-def recount_company(company_id: int, now: datetime | None = None) -> int:
-    """Refresh the counts of all the company's active segments: one SELECT with one
-    ``SUM(CASE ...)`` column per segment, one UPDATE. Returns the number of segments."""
-    now = now or utcnow()
-    segments = list(
-        CustomerSegment.select(CustomerSegment.id, CustomerSegment.criteria).where(
-            (CustomerSegment.company == company_id) & CustomerSegment.is_active
-        )
-    )
-    if not segments:
-        return 0
-    columns = [
-        fn.COALESCE(
-            fn.SUM(Case(None, [(compile_criteria(company_id, s.criteria, now), 1)], 0)), 0
-        ).alias(f"s{s.id}")
-        for s in segments
-    ]
-    row = joined(Customer.select(*columns)).where(Customer.company == company_id).tuples().get()
-    _store_counts({s.id: int(n) for s, n in zip(segments, row, strict=True)}, now)
-    return len(segments)
-
-
-def recount_all(now: datetime | None = None) -> int:
-    """Every company with active segments (the nightly job); returns segments counted."""
-    now = now or utcnow()
-    companies = (
-        CustomerSegment.select(CustomerSegment.company)
-        .where(CustomerSegment.is_active)
-        .distinct()
-        .tuples()
-    )
-    return sum(recount_company(company_id, now) for (company_id,) in list(companies))
-
-
-def _store_counts(counts: dict[int, int], now: datetime) -> None:
-    if not counts:
-        return
-    value = Case(CustomerSegment.id, [(sid, n) for sid, n in counts.items()], 0)
-    CustomerSegment.update(customer_count=value, counted_at=now).where(
-        CustomerSegment.id.in_(list(counts))
-    ).execute()
 
 
 # --- use cases ------------------------------------------------------------------------------

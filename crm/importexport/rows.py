@@ -40,6 +40,7 @@ from crm.parsing import (
     parse_phone,
     parse_ref,
 )
+from crm.segment_counts import recount_company
 
 
 @dataclass(frozen=True)
@@ -337,8 +338,6 @@ class _Customers(_Kind):
 
     def write(self, ctx: _Context, ch: ChangeSet, rows: list[_Row]) -> None:
         """What create_customer persists; segment counts are refreshed once per batch."""
-        from crm.segments import recount_company
-
         actor = ctx.actor
         owner = {"company": actor.company_id, "assigned_to": actor.member_id}
         made = _bulk_create(ch, Customer, [{**owner, **r.values} for r in rows])

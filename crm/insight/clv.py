@@ -24,6 +24,7 @@ from crm.insight.bgnbd import BGNBDParams, conditional_expected, fit_bgnbd, p_al
 from crm.insight.data import Summaries, holdout_purchases, summaries
 from crm.insight.gammagamma import GammaGammaParams, expected_spend, fit_gamma_gamma
 from crm.models import Company, CustomerPrediction, InsightFit
+from crm.segment_counts import recount_company
 
 __all__ = [
     "MIN_REPEATERS",
@@ -211,8 +212,6 @@ def predict_company(company: Company, now: datetime | None = None) -> int:
     """Refresh every customer's prediction from the latest fit on the data up to today, and
     the segment counts that read them (rule 7); returns the number of customers written (0
     without a usable fit)."""
-    from crm.segments import recount_company
-
     now = now or utcnow()
     fit = latest_fit(company.id)
     if fit is None or fit.params is None:

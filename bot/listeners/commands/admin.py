@@ -27,7 +27,7 @@ from bot.blocks.common import (
 from bot.grammar import Command
 from bot.listeners.commands.crm import CommandContext, Reply, handles
 from bot.listeners.commands.values import member_id
-from crm import companies, permissions
+from crm import companies, customer_value, permissions
 from crm.acting import Actor
 from crm.audit import snapshot
 from crm.errors import ValidationError
@@ -106,7 +106,7 @@ def settings_changes(cmd: Command) -> dict[str, Any]:
 def settings_blocks(company: Company) -> list[Block]:
     from crm.insight.clv import clv_discount  # numpy and scipy load with the first use
 
-    silver, gold, platinum = companies.tier_thresholds(company)
+    silver, gold, platinum = customer_value.tier_thresholds(company)
     money = company.currency
     tiers = " · ".join(
         f"{name} from {format_money(amount, money)}"

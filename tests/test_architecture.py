@@ -1,0 +1,198 @@
+"""The rules that keep the layers apart (docs/architecture.md), read from the source with ``ast``.
+
+Nothing is imported: each test parses the files of ``crm/``, ``bot/`` and ``workers/`` and
+looks at their ``import`` statements (at module level *and* inside functions: an import moved
+into a function still ties the two modules together, it only hides the tie until run time).
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from itertools import pairwise
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("crm", "bot", "workers")
+
+# crm/ is the domain: it may use the database and plain libraries, never a delivery mechanism
+ADAPTERS = (
+    "bot",
+    "workers",
+    "slack_sdk",
+    "slack_bolt",
+    "dramatiq",
+    "flask",
+    "gunicorn",
+    "apscheduler",
+    "redis",
+)
+
+
+@dataclass(frozen=True)
+class Import:
+    """One imported name, as the module it lands in (``crm.audit``) and where it was written."""
+
+    target: str
+    module: str
+    line: int
+
+
+@cache
+def modules() -> dict[str, Path]:
+    """Every module of the three packages by dotted name (a package by its own name)."""
+    found: dict[str, Path] = {}
+    for package in PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            parts = list(path.relative_to(ROOT).with_suffix("").parts)
+            if parts[-1] == "__init__":
+                parts.pop()
+            found[".".join(parts)] = path
+    return found
+
+
+def _written(module: str, path: Path) -> Iterator[tuple[str, int]]:
+    """Every dotted name an import statement of ``path`` names, relative imports resolved."""
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield alias.name, node.lineno
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = module.split(".")
+                if path.name != "__init__.py":
+                    base.pop()
+                base = base[: len(base) - node.level + 1]
+                source = ".".join([*base, *([node.module] if node.module else [])])
+            else:
+                source = node.module or ""
+            yield source, node.lineno
+            for alias in node.names:  # ``from crm import audit`` imports the module crm.audit
+                yield f"{source}.{alias.name}", node.lineno
+
+
+def imports(module: str) -> list[Import]:
+    """What ``module`` imports; names inside the three packages are cut to the module holding
+    them (``crm.audit.change`` -> ``crm.audit``), others are kept as written."""
+    known = modules()
+    found = []
+    for name, line in _written(module, known[module]):
+        target = name
+        while target and target not in known:
+            target = target.rpartition(".")[0]
+        found.append(Import(target or name, module, line))
+    return found
+
+
+@cache
+def graph() -> dict[str, dict[str, int]]:
+    """module -> {imported module of ours: first line importing it}."""
+    known = modules()
+    edges: dict[str, dict[str, int]] = {}
+    for module in known:
+        edges[module] = {}
+        for imp in imports(module):
+            if imp.target in known and imp.target != module:
+                edges[module].setdefault(imp.target, imp.line)
+    return edges
+
+
+def cycles(edges: dict[str, dict[str, int]]) -> list[list[str]]:
+    """One shortest cycle through each strongly connected group of modules (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    groups: list[set[str]] = []
+
+    def visit(v: str) -> None:  # recursion depth is bounded by the number of modules
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in edges[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            group = set()
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                group.add(w)
+                if w == v:
+                    break
+            if len(group) > 1:
+                groups.append(group)
+
+    for v in sorted(edges):
+        if v not in index:
+            visit(v)
+    return [_shortest_cycle(edges, group) for group in groups]
+
+
+def _shortest_cycle(edges: dict[str, dict[str, int]], group: set[str]) -> list[str]:
+    start = min(group)
+    paths = {start: [start]}
+    frontier = [start]
+    while frontier:
+        following = []
+        for v in frontier:
+            for w in sorted(edges[v]):
+                if w == start:
+                    return [*paths[v], start]
+                if w in group and w not in paths:
+                    paths[w] = [*paths[v], w]
+                    following.append(w)
+        frontier = following
+    raise AssertionError(f"{sorted(group)} is not a cycle")  # pragma: no cover
+
+
+def _describe(edges: dict[str, dict[str, int]], cycle: list[str]) -> str:
+    return " ; ".join(f"{a} (line {edges[a][b]}) -> {b}" for a, b in pairwise(cycle))
+
+
+def test_no_import_cycle_in_crm_bot_or_workers() -> None:
+    edges = graph()
+    found = cycles(edges)
+    assert not found, "import cycles (break them, see docs/architecture.md):\n" + "\n".join(
+        _describe(edges, c) for c in found
+    )
+
+
+def test_the_cycle_finder_finds_and_names_a_cycle() -> None:
+    """The check above can fail: a cycle hidden in a function is found and spelled out."""
+    edges = {"a": {"b": 3}, "b": {"c": 9}, "c": {"a": 40, "d": 1}, "d": {}}
+    assert cycles(edges) == [["a", "b", "c", "a"]]
+    assert _describe(edges, ["a", "b", "c", "a"]) == (
+        "a (line 3) -> b ; b (line 9) -> c ; c (line 40) -> a"
+    )
+    assert cycles({"a": {"b": 1}, "b": {}}) == []
+
+
+def test_function_level_imports_count(tmp_path: Path) -> None:
+    source = "import os\n\ndef f():\n    from crm import audit\n    from .db import database\n"
+    path = tmp_path / "x.py"
+    path.write_text(source)
+    assert sorted(_written("crm.x", path)) == [
+        ("crm", 4),
+        ("crm.audit", 4),
+        ("crm.db", 5),
+        ("crm.db.database", 5),
+        ("os", 1),
+    ]
+
+
+def test_crm_imports_no_adapter() -> None:
+    """The domain knows nothing of Slack, Dramatiq, Redis, Flask or the web process."""
+    leaks = [
+        f"{imp.module}:{imp.line} imports {imp.target}"
+        for module in modules()
+        if module == "crm" or module.startswith("crm.")
+        for imp in imports(module)
+        if imp.target.split(".")[0] in ADAPTERS
+    ]
+    assert not leaks, "crm/ must not import an adapter:\n" + "\n".join(leaks)
