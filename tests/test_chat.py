@@ -15,6 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import pytest
 import time_machine
 
 from crm.demo import load_demo
@@ -58,6 +59,7 @@ def answers(stdout: str) -> dict[str, str]:
     return {parts[i]: parts[i + 1] for i in range(1, len(parts) - 1, 2)}
 
 
+@pytest.mark.slow
 def test_a_conversation_through_stdin(db: TestDB) -> None:
     load_demo()
     with FakeSlack() as slack:  # listening, so that a call to Slack would be seen
@@ -113,6 +115,7 @@ def test_a_button_runs_its_action_listener(db: TestDB) -> None:
     assert FollowUp.get_by_id(int(ref.group(1))).completed_at is not None
 
 
+@pytest.mark.slow
 def test_through_a_pseudo_terminal(db: TestDB) -> None:
     load_demo()
     controller, terminal = pty.openpty()

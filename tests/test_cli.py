@@ -42,6 +42,7 @@ def _one_line_error(result: subprocess.CompletedProcess[str], fragment: str) -> 
     assert len(lines) == 1 and fragment in lines[0], result.stderr
 
 
+@pytest.mark.slow
 def test_migrate_demo_pipeline_shows_the_demo_numbers(db: TestDB, tmp_path: Path) -> None:
     assert crm(db, "migrate", cwd=tmp_path).returncode == 0
 
@@ -169,6 +170,7 @@ def test_unusable_import_file_exits_2(
     _one_line_error(crm(db, "import", "leads", str(path), cwd=tmp_path), fragment)
 
 
+@pytest.mark.slow
 def test_demo_is_deterministic_and_reset_reloads_it(db: TestDB) -> None:
     from datetime import datetime
 

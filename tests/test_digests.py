@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+import pytest
 import time_machine
 
 from crm import digests
@@ -88,6 +89,7 @@ def test_daily_digest_is_sent_once_through_the_workers(
     assert digests.members_due_daily_digest(TUE_0700_UTC + timedelta(minutes=10)) == []
 
 
+@pytest.mark.slow
 def test_a_failed_digest_is_released_and_sent_by_the_next_scan(
     acme: Workspace, fake: FakeSlack, stub_workers: Workers
 ) -> None:

@@ -81,6 +81,7 @@ def _counts() -> tuple[int, ...]:
     )
 
 
+@pytest.mark.slow
 def test_ten_thousand_leads_with_fifty_bad_rows(db: TestDB, acme: Workspace, tmp_path: Path):
     path, expected = _leads_file(tmp_path / "leads.csv", 10_000, 200, acme.rep.slack_user_id)
     assert len(expected) == 50

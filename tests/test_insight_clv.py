@@ -51,6 +51,7 @@ def _by_hand(x: int, tx: float, T: float, t: float) -> float:
     return head * tail * alive
 
 
+@pytest.mark.slow
 def test_cdnow_sample_reproduces_the_published_fit(db: TestDB, tmp_path: Path) -> None:
     company = Company.create(
         team_id="TCDNOW", name="CDNOW", timezone="America/New_York", currency="USD"

@@ -56,6 +56,7 @@ def test_the_two_commands() -> None:
     )
 
 
+@pytest.mark.slow
 def test_run_command_shows_the_bot_answering(tmp_path: Path) -> None:
     """The run command in this tree (``.ci/setup`` finds ``.venv`` ready) with a conversation
     on ``crm chat``'s stdin: create a lead, click its Undo by number, ask for the pipeline."""

@@ -115,6 +115,7 @@ def _firings(client: redis.Redis, namespace: str) -> list[float]:
     return sorted(times)
 
 
+@pytest.mark.slow
 def test_two_schedulers_fire_once_and_the_standby_takes_over(
     client: redis.Redis, namespace: str, tmp_path: Path
 ) -> None:

@@ -47,6 +47,7 @@ def one_line(out: subprocess.CompletedProcess[str], *needles: str) -> str:
     return lines[0]
 
 
+@pytest.mark.slow
 def test_serve_with_slack_unreachable(tmp_path: Path) -> None:
     out, took = run_crm(
         tmp_path,

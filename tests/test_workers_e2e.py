@@ -48,6 +48,9 @@ from workers.scheduler import Scheduler, job_specs, lease_for
 if TYPE_CHECKING:
     from tests.conftest import TestDB
 
+# whole processes (web, workers, a private Redis) on the real clock: out of `.ci/test --fast`
+pytestmark = pytest.mark.slow
+
 fake = workers_support.fake
 stub_workers = workers_support.stub_workers
 redis_namespace = workers_support.redis_namespace
