@@ -9,8 +9,11 @@ Dramatiq retry instead.
 
 from __future__ import annotations
 
+import math
 import threading
+from collections.abc import Mapping
 from functools import lru_cache
+from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import (
@@ -50,17 +53,23 @@ class BoundedRateLimitRetryHandler(RateLimitErrorRetryHandler):
         return retry_after is None or retry_after <= self.max_wait
 
 
-def _retry_after(response: HttpResponse | None) -> float | None:
-    if response is None:
-        return None
-    for name, values in (response.headers or {}).items():
+def retry_after(headers: Mapping[str, Any] | None) -> float | None:
+    """Seconds of a ``Retry-After`` header (any case, a value or a list of values, as the
+    HTTP clients give them); ``None`` when absent or not a number. The one reading of it: the
+    in-process retry above and the workers' delayed retries (:func:`workers.slack.as_retry`)."""
+    for name, values in (headers or {}).items():
         if name.lower() == "retry-after" and values:
             value = values[0] if isinstance(values, list) else values
             try:
-                return float(value)
+                seconds = float(value)
             except (TypeError, ValueError):
                 return None
+            return seconds if math.isfinite(seconds) else None
     return None
+
+
+def _retry_after(response: HttpResponse | None) -> float | None:
+    return None if response is None else retry_after(response.headers)
 
 
 # What serves a member (a request thread, a command's answer) waits at most this long on a

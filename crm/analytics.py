@@ -33,7 +33,7 @@ from crm.acting import Actor
 from crm.clock import utcnow
 from crm.db import is_postgres
 from crm.errors import NotFound, ValidationError
-from crm.models import OPEN_STAGES, Customer, Lead, Member, Opportunity, StageChange
+from crm.models import CLOSED_STAGES, OPEN_STAGES, Customer, Lead, Member, Opportunity, StageChange
 from crm.sql_cache import Statement
 
 __all__ = [
@@ -48,7 +48,6 @@ __all__ = [
     "win_loss",
 ]
 
-CLOSED_STAGES = ("closed_won", "closed_lost")
 MAX_PERIOD_DAYS = 3650
 TOP_LOSS_REASONS = 5
 DAY_SECONDS = 86400

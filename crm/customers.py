@@ -106,19 +106,18 @@ def create_customer(
         "tags": clean_tags(tags),
         "assigned_to": resolve_assignee(actor, assigned_to_id),
     }
-    key = None if idempotency_key is None else idempotency.check_key(idempotency_key)
-    with change(actor) as ch:
-        if key is not None and (prior := idempotency.seen(actor, key)) is not None:
-            return idempotency.replay(actor, prior, Customer)
-        if not allow_duplicate:
-            refuse_duplicates(actor, Customer, values)
-        customer = Customer.create(company=actor.company_id, **values)
-        ch.created(customer)
-        if key is not None:
-            idempotency.remember(actor, key, customer, ch.change_id)
-        _recount_segments(actor)
-    customer.change_id = ch.change_id  # type: ignore[attr-defined]
-    return customer
+
+    def create() -> Customer:
+        with change(actor) as ch:
+            if not allow_duplicate:
+                refuse_duplicates(actor, Customer, values)
+            customer = Customer.create(company=actor.company_id, **values)
+            ch.created(customer)
+            _recount_segments(actor)
+        customer.change_id = ch.change_id  # type: ignore[attr-defined]
+        return customer
+
+    return idempotency.once(actor, idempotency_key, Customer, create)[0]
 
 
 def get_customer(actor: Actor, customer_id: int) -> Customer:

@@ -1,13 +1,13 @@
 """Repeated submissions create one record (SPEC 5.1): Slack retries, double clicks, API retries.
 
-A create use case passes the submission's key (a Slack view id or retry id, an API
-``Idempotency-Key`` header) and runs, inside its ``with change(actor)`` block::
+A create use case (or an adapter around one that takes no key) wraps its work in
+:func:`once` with the submission's key (a Slack view id or retry id, an API
+``Idempotency-Key`` header)::
 
-    prior = idempotency.seen(actor, key)        # first statement of the transaction
-    if prior is not None:
-        return idempotency.replay(actor, prior, Lead)
-    lead = Lead.create(...)
-    idempotency.remember(actor, key, lead, ch.change_id)
+    lead, replayed = idempotency.once(actor, key, Lead, make)   # make() opens change(actor)
+
+which runs, in one transaction, :func:`seen` (first statement), then either :func:`replay`
+or ``make()`` and :func:`remember`. The three steps stay public for the tests that race them.
 
 The unique index on ``(company, key)`` decides races, not the ``seen`` check: inside a
 transaction :func:`seen` *claims* the key by inserting its row straight away (``INSERT``
@@ -25,6 +25,7 @@ stale); a transaction whose first statement is the write simply waits for the lo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TypeVar
 
 from peewee import IntegrityError
@@ -161,3 +162,24 @@ def replay(actor: Actor, row: IdempotencyKey, model: type[M]) -> M:
         )
     record.change_id = row.change_id  # type: ignore[attr-defined]
     return record
+
+
+def once(actor: Actor, key: str | None, model: type[M], create: Callable[[], M]) -> tuple[M, bool]:
+    """``create()`` at most once per ``key`` in the actor's company; ``(record, replayed)``.
+
+    ``create`` makes one ``model`` record in its own ``with change(actor)`` block and sets the
+    record's ``change_id``. The key's claim is the first statement of this transaction and
+    ``create``'s change nests inside it, so a refusal (a validation error, a likely duplicate)
+    rolls the claim back with the record and the corrected resubmission may proceed. Without
+    a key (``None``) this is just ``create()``.
+    """
+    if key is None:
+        return create(), False
+    key = check_key(key)
+    with database.atomic():
+        prior = seen(actor, key)
+        if prior is not None:
+            return replay(actor, prior, model), True
+        record = create()
+        remember(actor, key, record, record.change_id)  # type: ignore[attr-defined]
+    return record, False

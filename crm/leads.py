@@ -182,19 +182,18 @@ def create_lead(
         "tags": clean_tags(tags),
         "assigned_to": resolve_assignee(actor, assigned_to_id),
     }
-    key = None if idempotency_key is None else idempotency.check_key(idempotency_key)
-    with change(actor) as ch:
-        if key is not None and (prior := idempotency.seen(actor, key)) is not None:
-            return idempotency.replay(actor, prior, Lead)
-        if not allow_duplicate:
-            refuse_duplicates(actor, Lead, values)
-        lead = Lead.create(company=actor.company_id, status="new", **values)
-        ch.created(lead)
-        ch.stage_moved("lead", lead.id, None, lead.status)
-        if key is not None:
-            idempotency.remember(actor, key, lead, ch.change_id)
-    lead.change_id = ch.change_id  # type: ignore[attr-defined]
-    return lead
+
+    def create() -> Lead:
+        with change(actor) as ch:
+            if not allow_duplicate:
+                refuse_duplicates(actor, Lead, values)
+            lead = Lead.create(company=actor.company_id, status="new", **values)
+            ch.created(lead)
+            ch.stage_moved("lead", lead.id, None, lead.status)
+        lead.change_id = ch.change_id  # type: ignore[attr-defined]
+        return lead
+
+    return idempotency.once(actor, idempotency_key, Lead, create)[0]
 
 
 def get_lead(actor: Actor, lead_id: int) -> Lead:

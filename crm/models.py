@@ -217,6 +217,7 @@ OPPORTUNITY_STAGES = (
     "closed_lost",
 )
 OPEN_STAGES = OPPORTUNITY_STAGES[:4]
+CLOSED_STAGES = OPPORTUNITY_STAGES[4:]  # ("closed_won", "closed_lost"): reached by won/lost only
 STAGE_PROBABILITY = {
     "prospecting": 10,
     "qualification": 25,
@@ -430,6 +431,8 @@ class CampaignEvent(TenantModel):
 
 
 TIERS = ("bronze", "silver", "gold", "platinum")
+NO_METRICS_TIER = TIERS[0]
+"""The tier of a customer without a metrics row (no order yet): bronze, like 0 spent."""
 CHURN_RISKS = ("low", "medium", "high")
 
 
@@ -445,7 +448,7 @@ class CustomerMetric(TenantModel):
     total_revenue = MoneyField(default=0)
     total_profit = MoneyField(default=0)
     profit_margin = FloatField(null=True)  # percent; None without revenue
-    tier = CharField(max_length=16, default="bronze")
+    tier = CharField(max_length=16, default=NO_METRICS_TIER)
     churn_risk = CharField(max_length=8, null=True)  # None: no purchases yet
     computed_at = DateTimeField(default=utcnow)
 

@@ -31,6 +31,7 @@ from crm.audit import ChangeSet, change, snapshot
 from crm.clock import to_local, to_utc, utcnow
 from crm.errors import Conflict, NotFound, ValidationError
 from crm.models import (
+    CLOSED_STAGES,
     OPEN_STAGES,
     OPPORTUNITY_STAGES,
     STAGE_PROBABILITY,
@@ -58,7 +59,6 @@ __all__ = [
     "weighted_amount",
 ]
 
-CLOSED_STAGES = ("closed_won", "closed_lost")
 MAX_LIST = 200
 HUNDRED = Decimal(100)
 WEIGHTED_PLACES = Decimal("0.0001")
@@ -181,38 +181,34 @@ def create_opportunity(
         raise ValidationError(
             "customer", "give exactly one customer or lead", hint="customer=C3 or lead=L12"
         )
-    if idempotency_key is not None:
-        idempotency_key = idempotency.check_key(idempotency_key)
-    with change(actor) as ch:
-        if idempotency_key is not None:
-            prior = idempotency.seen(actor, idempotency_key)  # first statement: claims the key
-            if prior is not None:
-                return idempotency.replay(actor, prior, Opportunity)
-        if customer_id is not None:
-            customer_id = fetch(Customer, actor, customer_id, "customer").id
-        else:
-            lead_id = fetch(Lead, actor, lead_id, "lead").id
-        if assigned_to_id is ACTOR_DEFAULT:
-            assigned_to_id = actor.member_id
-        assignee = _member_id(actor, assigned_to_id)
-        opp = Opportunity.create(
-            company=actor.company_id,
-            name=name,
-            customer=customer_id,
-            lead=lead_id,
-            amount=amount,
-            probability=prob,
-            probability_explicit=explicit,
-            stage=stage,
-            expected_close_date=expected_close_date,
-            assigned_to=assignee,
-        )
-        ch.created(opp)
-        ch.stage_moved("opportunity", opp.id, None, opp.stage)
-        if idempotency_key is not None:
-            idempotency.remember(actor, idempotency_key, opp, ch.change_id)
-    opp.change_id = ch.change_id
-    return opp
+
+    def create() -> Opportunity:
+        with change(actor) as ch:
+            if customer_id is not None:
+                customer, lead = fetch(Customer, actor, customer_id, "customer").id, None
+            else:
+                customer, lead = None, fetch(Lead, actor, lead_id, "lead").id
+            assignee = _member_id(
+                actor, actor.member_id if assigned_to_id is ACTOR_DEFAULT else assigned_to_id
+            )
+            opp = Opportunity.create(
+                company=actor.company_id,
+                name=name,
+                customer=customer,
+                lead=lead,
+                amount=amount,
+                probability=prob,
+                probability_explicit=explicit,
+                stage=stage,
+                expected_close_date=expected_close_date,
+                assigned_to=assignee,
+            )
+            ch.created(opp)
+            ch.stage_moved("opportunity", opp.id, None, opp.stage)
+        opp.change_id = ch.change_id
+        return opp
+
+    return idempotency.once(actor, idempotency_key, Opportunity, create)[0]
 
 
 def get_opportunity(actor: Actor, opp_id: int) -> Opportunity:

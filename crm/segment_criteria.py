@@ -35,6 +35,7 @@ from crm.errors import ValidationError
 from crm.models import (
     CHURN_RISKS,
     LEAD_SOURCES,
+    NO_METRICS_TIER,
     TIERS,
     Customer,
     CustomerMetric,
@@ -456,7 +457,7 @@ def compile_criteria(
     parts: list[Expression] = [Customer.company == company_id]
     for key, value in criteria.items():
         if key == "tier":
-            parts.append(_compare(fn.COALESCE(CustomerMetric.tier, TIERS[0]), value))
+            parts.append(_compare(fn.COALESCE(CustomerMetric.tier, NO_METRICS_TIER), value))
         elif key == "churn_risk":
             risks = [v for v in value if v != _NO_PURCHASES]
             clauses = [CustomerMetric.churn_risk.in_(risks)] if risks else []

@@ -10,7 +10,9 @@ collide with the next recount (so after an Undo the count is fresh again at the 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from peewee import IntegrityError
@@ -20,7 +22,7 @@ from crm.acting import Actor
 from crm.audit import change, snapshot
 from crm.db import database
 from crm.errors import Conflict, ValidationError
-from crm.models import CustomerSegment
+from crm.models import NO_METRICS_TIER, CustomerMetric, CustomerSegment
 from crm.parsing import check_text, parse_int
 from crm.segment_counts import recount_all, recount_company, recount_segment
 from crm.segment_criteria import (
@@ -43,6 +45,7 @@ __all__ = [
     "recount_all",
     "recount_company",
     "recount_segment",
+    "sample_segment",
     "segment_customers",
     "update_segment",
     "validate_criteria",
@@ -156,3 +159,52 @@ def segment_customers(actor: Actor, sid: int, now: datetime | None = None) -> An
     """The segment's customers right now, as a query the caller can page or count."""
     segment = get_segment(actor, sid)
     return customer_query(actor.company_id, segment.criteria, now)
+
+
+@dataclass(frozen=True)
+class SampleCustomer:
+    """A customer as a segment's sample shows it; without metrics: bronze, nothing spent."""
+
+    id: int
+    name: str
+    tier: str
+    lifetime_value: Decimal
+
+
+@dataclass(frozen=True)
+class SegmentSample:
+    segment: CustomerSegment
+    count: int
+    customers: list[SampleCustomer]
+
+
+def sample_segment(
+    actor: Actor, sid: int, size: int = 10, now: datetime | None = None
+) -> SegmentSample:
+    """The segment, how many customers it holds now and the first ``size`` of them with
+    their tier and lifetime value (two queries besides the count, whatever ``size``)."""
+    segment = get_segment(actor, sid)
+    query = customer_query(actor.company_id, segment.criteria, now)
+    count = query.order_by().count()
+    customers = list(query.limit(parse_int(size, "size", 1, 100)))
+    metrics = (
+        {
+            m.customer_id: m
+            for m in CustomerMetric.select().where(
+                (CustomerMetric.company == actor.company_id)
+                & CustomerMetric.customer.in_([c.id for c in customers])
+            )
+        }
+        if customers
+        else {}
+    )
+    sample = [
+        SampleCustomer(
+            c.id,
+            c.name,
+            metrics[c.id].tier if c.id in metrics else NO_METRICS_TIER,
+            metrics[c.id].lifetime_value if c.id in metrics else Decimal(0),
+        )
+        for c in customers
+    ]
+    return SegmentSample(segment, count, sample)

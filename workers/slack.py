@@ -150,14 +150,11 @@ def as_retry(exc: SlackApiError) -> dramatiq.Retry | None:
     status = getattr(response, "status_code", 0)
     error = (response.get("error") if response is not None else None) or ""
     if status == 429 or error == "ratelimited":
-        headers = getattr(response, "headers", {}) or {}
-        value = next((v for k, v in headers.items() if k.lower() == "retry-after"), "1")
-        if isinstance(value, list):
-            value = value[0] if value else "1"
-        try:
-            delay = max(1.0, float(value))
-        except (TypeError, ValueError):
-            delay = 30.0
+        headers = getattr(response, "headers", None)
+        # no header: one second, like a header of 0; an unreadable one: a cautious 30 s
+        present = any(k.lower() == "retry-after" for k in (headers or {}))
+        seconds = gateway.retry_after(headers)
+        delay = 30.0 if present and seconds is None else max(1.0, seconds or 0.0)
         return dramatiq.Retry(f"Slack said 429, Retry-After {delay:g}s", delay=int(delay * 1000))
     if status >= 500 or error in TRANSIENT_ERRORS:
         return dramatiq.Retry(f"Slack error {error or status}")

@@ -18,7 +18,7 @@ from bot.blocks.leads import OPEN_RECORD, related_blocks
 from bot.blocks.lists import person
 from crm.cards import Card
 from crm.duplicates import DuplicateFound
-from crm.models import Customer
+from crm.models import NO_METRICS_TIER, Customer
 from crm.parsing import format_money
 from crm.tenancy import ref_label
 
@@ -38,7 +38,12 @@ def customer_card(card: Card, currency: str) -> list[Block]:
     metric = card.metric
     orders = metric.order_count if metric else 0
     if metric is None or not orders:
-        ltv, tier, churn, last = format_money(0, currency), "bronze", NO_PURCHASES, NO_PURCHASES
+        ltv, tier, churn, last = (
+            format_money(0, currency),
+            NO_METRICS_TIER,
+            NO_PURCHASES,
+            NO_PURCHASES,
+        )
         average = "—"
     else:
         ltv = format_money(metric.lifetime_value, currency)

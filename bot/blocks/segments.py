@@ -5,13 +5,13 @@ ltv>=20000 last_purchase>90d``), so what the bot shows can be typed back."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from bot.blocks.common import Block, context, escape, fields_section, receipt, section
 from crm.models import CustomerSegment
 from crm.parsing import format_money
+from crm.segments import SampleCustomer
 from crm.tenancy import ref_label
 
 __all__ = [
@@ -29,14 +29,6 @@ _TYPED = {
     "days_since_last_purchase": "last_purchase",
 }
 _OPS = {"gte": ">=", "gt": ">", "lte": "<=", "lt": "<"}
-
-
-@dataclass(frozen=True)
-class SampleCustomer:
-    id: int
-    name: str
-    tier: str
-    lifetime_value: Decimal
 
 
 def _value(key: str, value: Any) -> str:

@@ -9,9 +9,8 @@ from slack_bolt import App
 
 from bot.listeners.actions import (
     audit,
-    customer_duplicates,
+    duplicates,
     followups,
-    lead_duplicates,
     pages,
     pipeline,
     records,
@@ -20,11 +19,10 @@ from bot.listeners.actions import (
 
 MODULES: tuple[ModuleType, ...] = (
     undo,
-    lead_duplicates,
+    duplicates,  # likely-duplicate buttons of leads and customers
     records,  # before followups: it takes their Done/Snooze clicks on App Home
     followups,
     pages,
-    customer_duplicates,
     pipeline,
     audit,
 )

@@ -25,7 +25,7 @@ from slack_bolt import Ack, App, BoltContext
 from slack_bolt.context.respond import Respond
 from slack_sdk import WebClient
 
-from bot import background, home_refresh
+from bot import home_refresh
 from bot.blocks.common import Block, ephemeral, escape, receipt, section
 from bot.blocks.common import context as context_block
 from bot.blocks.customers import customer_card
@@ -33,8 +33,9 @@ from bot.blocks.followups import DONE, SNOOZE_ACTION, when
 from bot.blocks.leads import OPEN_RECORD, lead_card
 from bot.blocks.lists import follow_up_row
 from bot.blocks.opportunities import OPP_STAGE, STAGE_LABELS, opportunity_card
-from bot.errors import describe_failure, request_id_of
+from bot.errors import request_id_of
 from bot.listeners.views.submission import deliver
+from bot.respond import respond_later
 from crm import cards, followups, opportunities, reminders
 from crm.acting import Actor
 from crm.cards import people_of
@@ -122,24 +123,13 @@ def _in_background(
 ) -> None:
     """Run ``work`` after the ack; a refusal or failure reaches the member through the
     response_url, or as a DM when the button sat in a view."""
-    request_id = request_id_of(context)
-    user_id = context.user_id or ""
-    client: WebClient = context.client
-
-    def run() -> None:
-        try:
-            work()
-        except Exception as e:
-            message = describe_failure(e, request_id)
-            try:
-                if body.get("response_url") and respond is not None:
-                    respond(**message, replace_original=False)
-                else:
-                    client.chat_postMessage(channel=user_id, **message)
-            except Exception:
-                log.exception("request %s: could not deliver the refusal", request_id)
-
-    background.submit(run)
+    respond_later(
+        respond if body.get("response_url") else None,
+        request_id_of(context),
+        work,
+        client=context.client,
+        user_id=context.user_id or "",
+    )
 
 
 def _refresh_card_modal(

@@ -40,6 +40,7 @@ from bot.blocks.common import ephemeral, error_message
 from bot.context import resolve_crm_context, vouched_for
 from bot.errors import apology_message, describe_failure, render_error, request_id_of
 from bot.grammar import COMMANDS, Command, UsageError, parse
+from bot.respond import deliver
 from crm import replays
 from crm.acting import Actor
 from crm.config import Settings
@@ -198,10 +199,10 @@ def run_command(job: CommandJob, settings: Settings, client: WebClient | None = 
         actor, ctx = command_context(job, settings, respond, client)
     except Exception as e:  # nobody to run it as: say why (a CRMError) or apologise
         reply = describe_failure(e, job.request_id)
-        _deliver(respond, reply, job.request_id)
+        deliver(respond, reply, job.request_id)
         return reply
     reply = run_handler(registration, parsed, actor, ctx)
-    _deliver(respond, reply, job.request_id)
+    deliver(respond, reply, job.request_id)
     _after_reply(ctx, actor, reply)
     return reply
 
@@ -233,16 +234,7 @@ def abandon_command(job: CommandJob) -> None:
     )
     log.error("request %s: interrupted when its handler process died", job.request_id)
     url = job.body.get("response_url")
-    _deliver(Respond(response_url=url) if url else None, apology_message(text), job.request_id)
-
-
-def _deliver(respond: Respond | None, reply: Reply, request_id: str) -> None:
-    if reply is None or respond is None:
-        return
-    try:
-        respond(**reply)
-    except Exception:
-        log.exception("request %s: could not answer through response_url", request_id)
+    deliver(Respond(response_url=url) if url else None, apology_message(text), job.request_id)
 
 
 def _after_reply(ctx: CommandContext, actor: Actor, reply: Reply) -> None:

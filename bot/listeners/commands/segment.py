@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import re
 import shlex
-from decimal import Decimal
 
 from bot.blocks.common import ephemeral
 from bot.blocks.segments import (
     SAMPLE_SIZE,
-    SampleCustomer,
     segment_blocks,
     segment_list_blocks,
     segment_receipt,
@@ -25,7 +23,6 @@ from bot.listeners.commands.crm import CommandContext, Reply, handles
 from bot.listeners.commands.values import ref_id
 from crm import segments
 from crm.acting import Actor
-from crm.models import CustomerMetric
 from crm.tenancy import ref_label
 
 _CRITERION_RE = re.compile(r"(?P<head>[a-z_]+\s*(?:>=|<=|=>|=<|>|<|=))(?P<value>.*)", re.I | re.S)
@@ -62,32 +59,10 @@ def list_(cmd: Command, actor: Actor, ctx: CommandContext) -> Reply:
 @handles("segment", "show")
 def show(cmd: Command, actor: Actor, ctx: CommandContext) -> Reply:
     sid = ref_id(cmd.args["ref"], "segment")
-    segment = segments.get_segment(actor, sid)
-    query = segments.segment_customers(actor, sid)
-    count = query.order_by().count()
-    customers = list(query.limit(SAMPLE_SIZE))
-    metrics = (
-        {
-            m.customer_id: m
-            for m in CustomerMetric.select().where(
-                (CustomerMetric.company == actor.company_id)
-                & CustomerMetric.customer.in_([c.id for c in customers])
-            )
-        }
-        if customers
-        else {}
-    )
-    sample = [
-        SampleCustomer(
-            c.id,
-            c.name,
-            metrics[c.id].tier if c.id in metrics else "bronze",
-            metrics[c.id].lifetime_value if c.id in metrics else Decimal(0),
-        )
-        for c in customers
-    ]
+    found = segments.sample_segment(actor, sid, SAMPLE_SIZE)
+    segment, count = found.segment, found.count
     label = ref_label("segment", segment.id)
     return ephemeral(
-        segment_blocks(segment, count, sample, ctx.company.currency),
+        segment_blocks(segment, count, found.customers, ctx.company.currency),
         f"{label} {segment.name}: {count} customers",
     )

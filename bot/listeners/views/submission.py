@@ -13,10 +13,11 @@
    reaches the member (ephemeral in the channel the modal came from, else a DM) and their App
    Home is refreshed.
 
-Why the adapter claims the key (:func:`once`) instead of passing it down: not every create use
-case takes an idempotency key (communications and follow-ups do not), and one mechanism for
-all four modals also tells us whether this submission was a replay, which decides whether a
-second receipt would be a confusing duplicate.
+Why the view id goes through :func:`crm.idempotency.once` here instead of down into the use
+case: not every create use case takes an idempotency key (communications and follow-ups do
+not), and one mechanism for all four modals also tells us whether this submission was a
+replay, which decides whether a second receipt would be a confusing duplicate. The
+transaction is opened by ``once`` in ``crm``, not by this adapter.
 """
 
 from __future__ import annotations
@@ -37,7 +38,6 @@ from bot.context import member_for
 from bot.errors import request_id_of
 from crm import idempotency
 from crm.acting import Actor
-from crm.db import database
 from crm.errors import CRMError, NotFound, ValidationError
 from crm.models import BaseModel, Company
 
@@ -96,22 +96,6 @@ class Created:
     verb: str = "Created"
 
 
-def once(actor: Actor, key: str, model: type[M], create: Callable[[], M]) -> tuple[M, bool]:
-    """``create()`` at most once per ``key``; returns ``(record, replayed)``.
-
-    The claim is the first statement of the transaction and ``create``'s own
-    ``with change(actor)`` nests inside it, so a refusal rolls the claim back with the record
-    (the corrected resubmission of the same view may then proceed).
-    """
-    with database.atomic():
-        prior = idempotency.seen(actor, key)
-        if prior is not None:
-            return idempotency.replay(actor, prior, model), True
-        record = create()
-        idempotency.remember(actor, key, record, record.change_id)  # type: ignore[attr-defined]
-    return record, False
-
-
 def field_message(error: CRMError) -> str:
     """The error as it reads under its field: no ``field:`` prefix, no ``field=`` in the
     example (the member is typing into the box, not writing a command)."""
@@ -165,7 +149,7 @@ def handle(
     )
     try:
         create = prepare(sub)
-        record, replayed = once(actor, f"slack:view:{view.get('id')}", model, create)
+        record, replayed = idempotency.once(actor, f"slack:view:{view.get('id')}", model, create)
     except CRMError as e:
         errors = (refusal(e) if refusal else None) or errors_for(
             e, block_ids, default_block, fields or {}
