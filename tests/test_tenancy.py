@@ -281,6 +281,8 @@ _REGISTRY: tuple[Case, ...] = (
          gate="manage_segments"),
     Case("segment_customers", ("segments.segment_customers",),
          lambda c, r: segments.segment_customers(c.actor, r.segment)),
+    Case("sample_segment", ("segments.sample_segment",),
+         lambda c, r: segments.sample_segment(c.actor, r.segment)),
     Case("create_segment B name", ("segments.create_segment",),
          lambda c, r: _own_segment(c), "own", gate="manage_segments"),
     Case("list_segments", ("segments.list_segments",),
@@ -314,6 +316,9 @@ _REGISTRY: tuple[Case, ...] = (
          lambda c, r: audit.history(c.actor, *r.entity), "same"),
     Case("seen B key", ("idempotency.seen",),
          lambda c, r: idempotency.seen(c.actor, c.b.lead_key), "own"),
+    Case("once B key", ("idempotency.once",),
+         lambda c, r: _mine(idempotency.once(c.actor, c.b.lead_key, Lead, lambda: _L.create_lead(
+             c.actor, name="Ada Once", assigned_to_id=None, allow_duplicate=True))[0], c), "own"),
     Case("remember B key", ("idempotency.remember",),
          lambda c, r: _mine(idempotency.remember(
              c.actor, c.b.customer_key, Customer.get_by_id(c.a_customer), NO_CHANGE), c), "own"),
