@@ -95,6 +95,13 @@ _LEAD_SOURCES = LEAD_SOURCES
 _STAGES = OPPORTUNITY_STAGES
 _WHO = ("mine", "team")
 _REF_ARG = Arg("ref", pattern=REF)
+# the ``set`` verbs take the ``add`` commands' option names (SPEC 5.1)
+LEAD_SET_OPTIONS = (
+    "name", "email", "phone", "company", "source", "value", "prob", "priority", "tags", "assign",
+)  # fmt: skip
+OPP_SET_OPTIONS = ("name", "amount", "prob", "stage", "close", "customer", "lead", "assign")
+CUSTOMER_SET_OPTIONS = ("name", "email", "phone", "company", "industry", "tags", "assign")
+FOLLOWUP_SET_OPTIONS = ("title", "due", "priority", "notes", "assign")
 
 COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec(
@@ -156,6 +163,15 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "converts a lead to a customer (once)",
         args=(_REF_ARG,),
     ),
+    CommandSpec(
+        "lead",
+        "set",
+        "/crm lead set L12 field=value ... (name= email= phone= company= source= value= prob= "
+        "priority= tags= assign=@user)",
+        'changes fields of a lead; an empty value (email="") clears one',
+        args=(_REF_ARG,),
+        options=LEAD_SET_OPTIONS,
+    ),
     # opportunities
     CommandSpec("opp", "", "/crm opp", "opens the New opportunity form"),
     CommandSpec(
@@ -209,6 +225,15 @@ COMMANDS: tuple[CommandSpec, ...] = (
         options=("reason",),
         required_options=("reason",),
     ),
+    CommandSpec(
+        "opp",
+        "set",
+        "/crm opp set O7 field=value ... (name= amount= prob= stage= close= customer= lead= "
+        "assign=@user)",
+        'changes fields of an opportunity; prob="" returns it to its stage\'s default',
+        args=(_REF_ARG,),
+        options=OPP_SET_OPTIONS,
+    ),
     # communications and follow-ups
     CommandSpec("log", "", "/crm log", "opens the Log communication form"),
     CommandSpec(
@@ -259,6 +284,14 @@ COMMANDS: tuple[CommandSpec, ...] = (
         args=(_REF_ARG, Arg("delay")),
     ),
     CommandSpec(
+        "followup",
+        "set",
+        "/crm followup set F9 field=value ... (title= due= priority= notes= assign=@user)",
+        "changes a follow-up",
+        args=(_REF_ARG,),
+        options=FOLLOWUP_SET_OPTIONS,
+    ),
+    CommandSpec(
         "followups",
         "",
         "/crm followups [mine|@user|overdue|team]",
@@ -298,6 +331,15 @@ COMMANDS: tuple[CommandSpec, ...] = (
         options=("email", "phone", "company", "industry", "tags", "assign"),
     ),
     CommandSpec(
+        "customer",
+        "set",
+        "/crm customer set C3 field=value ... (name= email= phone= company= industry= tags= "
+        "assign=@user)",
+        "changes fields of a customer",
+        args=(_REF_ARG,),
+        options=CUSTOMER_SET_OPTIONS,
+    ),
+    CommandSpec(
         "order",
         "",
         "/crm order C3 amount= [cost=] [date=] [ref=]",
@@ -323,6 +365,14 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "a segment and its customers",
         args=(_REF_ARG,),
         implicit=True,
+    ),
+    CommandSpec(
+        "segment",
+        "set",
+        "/crm segment set S2 [name=] [description=] [active=yes|no] [criteria]",
+        "renames, (de)activates or re-targets a segment; new criteria replace the old ones",
+        args=(_REF_ARG,),
+        rest="changes",
     ),
     CommandSpec("campaign", "", "/crm campaign", "opens the New campaign form"),
     CommandSpec(

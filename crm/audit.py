@@ -10,7 +10,7 @@ ORM signals are not used: they miss bulk updates.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -24,13 +24,16 @@ from crm.acting import Actor
 from crm.clock import utcnow
 from crm.db import database
 from crm.errors import Conflict, NotFound
-from crm.models import ENTITY_MODELS, AuditLog, BaseModel, StageChange
+from crm.models import ENTITY_MODELS, AuditLog, BaseModel, CloseDateChange, StageChange
 
 UNDO_WINDOW = timedelta(minutes=10)
 SKIPPED_FIELDS = frozenset({"created_at", "updated_at"})
 
 # entity types audited besides ENTITY_MODELS (history rows a change may add)
-_EXTRA_MODELS: dict[str, type[BaseModel]] = {"stage_change": StageChange}
+_EXTRA_MODELS: dict[str, type[BaseModel]] = {
+    "stage_change": StageChange,
+    "close_date_change": CloseDateChange,
+}
 
 
 def _models() -> dict[str, type[BaseModel]]:
@@ -209,8 +212,28 @@ def revert(actor: Actor, change_id: str, *, window: timedelta | None = UNDO_WIND
     return ch.change_id
 
 
+RevertHook = Callable[[Actor, list[AuditLog]], None]
+_REVERT_HOOKS: dict[str, list[RevertHook]] = {}
+
+
+def after_revert(entity_type: str) -> Callable[[RevertHook], RevertHook]:
+    """Register what must be recomputed when an Undo touched ``entity_type`` (a segment's
+    count, rule 7). The module that owns the rule registers it at import, so this module
+    needs to import none of them (they all import this one)."""
+
+    def register(hook: RevertHook) -> RevertHook:
+        _REVERT_HOOKS.setdefault(entity_type, []).append(hook)
+        return hook
+
+    return register
+
+
 def _refresh_derived(actor: Actor, rows: list[AuditLog]) -> None:
     """Lifetime value follows orders: an undone order must not leave stale metrics behind."""
+    for entity_type in sorted({row.entity_type for row in rows}):
+        touched = [row for row in rows if row.entity_type == entity_type]
+        for hook in _REVERT_HOOKS.get(entity_type, ()):
+            hook(actor, touched)
     customers = set()
     for row in rows:
         if row.entity_type == "order":
@@ -233,7 +256,7 @@ def _require_may_undo(actor: Actor, rows: list[AuditLog]) -> None:
     changed: list[tuple[str, Any]] = []
     for row in reversed(rows):  # oldest first: the record the change was about
         model = _models().get(row.entity_type)
-        if model is None or model is StageChange:
+        if model is None or model in _EXTRA_MODELS.values():
             continue  # history rows go with the record they describe
         record = model.get_or_none(model.id == row.entity_id)
         if record is None and row.action == "delete":

@@ -28,6 +28,7 @@ from crm.clock import to_local
 from crm.db import database
 from crm.models import (
     OPEN_STAGES,
+    CloseDateChange,
     Company,
     Customer,
     CustomerPrediction,
@@ -280,6 +281,7 @@ def weekly_digest(company_id: int, now: datetime) -> WeeklyDigest:
         .limit(LIST_LIMIT)
         .tuples()
     ]
+    slipped += _moved_close_dates(company_id, since, {d["id"] for d in slipped})
 
     cutoff = now - STALE_AFTER
     recent_move = StageChange.select(StageChange.id).where(
@@ -348,6 +350,53 @@ def weekly_digest(company_id: int, now: datetime) -> WeeklyDigest:
         overdue_by_rep=overdue,
         slipping_customers=slipping,
     )
+
+
+def _moved_close_dates(
+    company_id: int, since: datetime, listed: set[object]
+) -> list[dict[str, object]]:
+    """Open deals whose expected close date was pushed later (or dropped) this week: slipped
+    as surely as a date that passed, only announced. ``moved_from`` is the date the deal had
+    before its first move of the week."""
+    opp = Opportunity
+    moves = (
+        CloseDateChange.select(
+            opp.id,
+            opp.name,
+            opp.expected_close_date,
+            opp.amount,
+            Member.name,
+            CloseDateChange.from_date,
+            CloseDateChange.to_date,
+        )
+        .join(opp, on=(CloseDateChange.opportunity == opp.id))
+        .join(Member, JOIN.LEFT_OUTER, on=(opp.assigned_to == Member.id))
+        .where(
+            (CloseDateChange.company == company_id)
+            & (CloseDateChange.changed_at >= since)
+            & (opp.company == company_id)
+            & opp.stage.in_(OPEN_STAGES)
+            & CloseDateChange.from_date.is_null(False)
+        )
+        .order_by(CloseDateChange.changed_at, CloseDateChange.id)
+        .tuples()
+    )
+    first_from: dict[int, dict[str, object]] = {}
+    for i, n, d, a, who, was, _to in moves:
+        if i not in listed and i not in first_from:
+            first_from[i] = {
+                "id": i,
+                "name": n,
+                "expected_close_date": d,
+                "amount": a,
+                "assignee": who,
+                "moved_from": was,
+            }
+    return [
+        row
+        for row in first_from.values()
+        if row["expected_close_date"] is None or row["expected_close_date"] > row["moved_from"]  # type: ignore[operator]
+    ][:LIST_LIMIT]
 
 
 # --- the once-per-occasion claim ---------------------------------------------------------------

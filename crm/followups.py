@@ -42,6 +42,7 @@ __all__ = [
     "list_follow_ups",
     "mark_overdue",
     "snooze_follow_up",
+    "update_follow_up",
 ]
 
 OPEN_STATUSES = ("pending", "overdue")
@@ -215,6 +216,51 @@ def snooze_follow_up(actor: Actor, fid: int, until: datetime) -> FollowUp:
         fu.snoozed_until = moment
         fu.save()
         ch.updated(fu, before, action="snooze")
+    fu.change_id = ch.change_id
+    return fu
+
+
+FOLLOW_UP_FIELDS = ("title", "notes", "due_at", "priority", "assigned_to_id")
+
+
+def update_follow_up(actor: Actor, fid: int, **fields: Any) -> FollowUp:
+    """Change an open follow-up's title, notes, due time, priority or assignee in one change.
+
+    A new due time decides the status as creation does (passed: ``overdue`` at once; ahead:
+    ``pending`` again) and starts the reminders afresh (count, last reminder and snooze are
+    cleared): it is a new occasion, so the overdue reminder may come again. A change that
+    changes nothing returns the follow-up with ``change_id`` ``None``.
+    """
+    unknown = [k for k in fields if k not in FOLLOW_UP_FIELDS]
+    if unknown:
+        raise ValidationError(
+            unknown[0], "cannot be changed here", hint=", ".join(FOLLOW_UP_FIELDS)
+        )
+    values: dict[str, Any] = {}
+    if "title" in fields:
+        values["title"] = _title(fields["title"])
+    if "notes" in fields:
+        values["notes"] = _notes(fields["notes"])
+    if "priority" in fields:
+        values["priority"] = parse_choice(fields["priority"], "priority", PRIORITIES)
+    due = _moment(fields["due_at"], "due") if "due_at" in fields else None
+    with change(actor) as ch:
+        fu = _open_for_change(actor, fid, "changed")
+        if "assigned_to_id" in fields:
+            member = fetch_member(actor, fields["assigned_to_id"], "assign")
+            values["assigned_to"] = member.id if member else None
+        before = snapshot(fu)
+        for name, value in values.items():
+            setattr(fu, name, value)
+        if due is not None and due != fu.due_at:
+            fu.due_at = due
+            fu.status = "overdue" if due <= utcnow() else "pending"
+            fu.reminder_count, fu.last_reminded_at, fu.snoozed_until = 0, None, None
+        if snapshot(fu) == before:
+            fu.change_id = None
+            return fu
+        fu.save()
+        ch.updated(fu, before)
     fu.change_id = ch.change_id
     return fu
 

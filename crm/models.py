@@ -284,6 +284,44 @@ class StageChange(TenantModel):
         )
 
 
+class CloseDateChange(TenantModel):
+    """Every move of an opportunity's expected close date (its old and new date, when, who):
+    the weekly digest lists the deals whose date slipped this week, and forecasts can tell a
+    deal that keeps moving from one that holds its date."""
+
+    opportunity = ForeignKeyField(Opportunity, on_delete="CASCADE")
+    from_date = DateField(null=True)
+    to_date = DateField(null=True)
+    changed_at = DateTimeField(default=utcnow)
+    actor = ForeignKeyField(Member, null=True, on_delete="SET NULL")
+
+    class Meta:
+        table_name = "cms_close_date_changes"
+        indexes = ((("company", "changed_at"), False),)
+
+
+class SearchTerm(TenantModel):
+    """The word index of ``/crm find`` and the type-ahead (:mod:`crm.search`): one row per
+    normalised word of a lead's, customer's or opportunity's name, email, phone or company.
+
+    A prefix of a word is a range on ``(company, kind, term)`` (``term >= 'jan' AND term <
+    'jao'``), which both databases answer from the index, unlike ``LIKE '%jan%'``. Rows are
+    derived: :mod:`crm.audit` rewrites a record's rows whenever a change touches it.
+    """
+
+    kind = CharField(max_length=1)  # l | c | o
+    record_id = IntegerField()
+    term = CharField(max_length=40)
+    weight = IntegerField(default=1)  # how telling a match on it is (name over company)
+
+    class Meta:
+        table_name = "cms_search_terms"
+        indexes = (
+            (("company", "kind", "term"), False),
+            (("company", "kind", "record_id"), False),
+        )
+
+
 # --- communication and follow-ups ---------------------------------------------------------
 
 SUBJECT_TYPES = ("lead", "customer", "opportunity")
@@ -613,6 +651,8 @@ ALL_MODELS: tuple[type[BaseModel], ...] = (
     Opportunity,
     Order,
     StageChange,
+    CloseDateChange,
+    SearchTerm,
     Communication,
     FollowUp,
     CustomerSegment,

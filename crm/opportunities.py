@@ -36,6 +36,7 @@ from crm.models import (
     OPPORTUNITY_STAGES,
     STAGE_PROBABILITY,
     AuditLog,
+    CloseDateChange,
     Customer,
     Lead,
     Member,
@@ -317,8 +318,26 @@ def update_opportunity(actor: Actor, opp_id: int, **fields: Any) -> Opportunity:
             _set_probability(opp, fields["probability"])
         opp.save()
         ch.updated(opp, before)
+        _record_close_date_move(ch, actor, opp, before["expected_close_date"])
     opp.change_id = ch.change_id
     return opp
+
+
+def _record_close_date_move(ch: ChangeSet, actor: Actor, opp: Opportunity, was: str | None) -> None:
+    """A moved expected close date is history the digest reads (slipped this week), kept in
+    the same change so that Undo takes it back with the move."""
+    now = opp.expected_close_date
+    if (now.isoformat() if now else None) == was:
+        return
+    row = CloseDateChange.create(
+        company=actor.company_id,
+        opportunity=opp.id,
+        from_date=date.fromisoformat(was) if was else None,
+        to_date=now,
+        changed_at=utcnow(),
+        actor=actor.member_id,
+    )
+    ch.created(row)
 
 
 def _set_probability(opp: Opportunity, value: Any) -> None:

@@ -19,10 +19,10 @@ from peewee import IntegrityError
 
 from crm import permissions
 from crm.acting import Actor
-from crm.audit import change, snapshot
+from crm.audit import after_revert, change, snapshot
 from crm.db import database
 from crm.errors import Conflict, ValidationError
-from crm.models import NO_METRICS_TIER, CustomerMetric, CustomerSegment
+from crm.models import NO_METRICS_TIER, AuditLog, CustomerMetric, CustomerSegment
 from crm.parsing import check_text, parse_int
 from crm.segment_counts import recount_all, recount_company, recount_segment
 from crm.segment_criteria import (
@@ -138,6 +138,17 @@ def update_segment(actor: Actor, sid: int, **fields: Any) -> CustomerSegment:
             recount_segment(segment)
     segment.change_id = ch.change_id
     return segment
+
+
+@after_revert("segment")
+def _recount_reverted(actor: Actor, rows: list[AuditLog]) -> None:
+    """An undone criteria change (or re-activation) recounts at once, as the change did."""
+    for sid in sorted({row.entity_id for row in rows}):
+        segment = CustomerSegment.get_or_none(
+            (CustomerSegment.id == sid) & (CustomerSegment.company == actor.company_id)
+        )
+        if segment is not None and segment.is_active:
+            recount_segment(segment)
 
 
 def get_segment(actor: Actor, sid: int) -> CustomerSegment:

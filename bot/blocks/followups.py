@@ -194,6 +194,14 @@ def _money(amount: Decimal | None, currency: str) -> str:
     return f"{currency} {amount or 0:,.0f}"
 
 
+def _slip(deal: dict[str, object]) -> str:
+    """A close date that passed, or one moved later this week (``moved_from``)."""
+    if deal.get("moved_from"):
+        to = deal["expected_close_date"] or "no date"
+        return f"close date moved {deal['moved_from']} → {to}"
+    return f"close date {deal['expected_close_date']} passed"
+
+
 def weekly_digest_blocks(digest: WeeklyDigest) -> list[Block]:
     """The Monday pipeline digest for the company's channel."""
     blocks: list[Block] = [header(f"Pipeline week {digest.week}")]
@@ -216,8 +224,9 @@ def weekly_digest_blocks(digest: WeeklyDigest) -> list[Block]:
         )
     if digest.slipped:
         lines = [
-            f"• *{ref_label('opportunity', d['id'])}* {escape(str(d['name']))}: close date "
-            f"{d['expected_close_date']} passed · {_money(d['amount'], digest.currency)}"  # type: ignore[arg-type]
+            f"• *{ref_label('opportunity', d['id'])}* {escape(str(d['name']))}: "
+            + _slip(d)
+            + f" · {_money(d['amount'], digest.currency)}"  # type: ignore[arg-type]
             + (f" · {escape(str(d['assignee']))}" if d["assignee"] else "")
             for d in digest.slipped
         ]

@@ -12,6 +12,7 @@ from bot.listeners.commands import (
     audit,
     crm,
     customer,
+    edit,
     followup,
     help,
     insight,
@@ -35,6 +36,7 @@ HANDLER_MODULES: tuple[ModuleType, ...] = (
     admin,
     audit,
     segment,
+    edit,
     modals,
 )
 
