@@ -166,8 +166,8 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec(
         "lead",
         "set",
-        "/crm lead set L12 field=value ... (name= email= phone= company= source= value= prob= "
-        "priority= tags= assign=@user)",
+        "/crm lead set L12 [name=] [email=] [phone=] [company=] [source=] [value=] [prob=] "
+        "[priority=] [tags=] [assign=@user]",
         'changes fields of a lead; an empty value (email="") clears one',
         args=(_REF_ARG,),
         options=LEAD_SET_OPTIONS,
@@ -228,8 +228,8 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec(
         "opp",
         "set",
-        "/crm opp set O7 field=value ... (name= amount= prob= stage= close= customer= lead= "
-        "assign=@user)",
+        "/crm opp set O7 [name=] [amount=] [prob=] [stage=] [close=] [customer=C3|lead=L12] "
+        "[assign=@user]",
         'changes fields of an opportunity; prob="" returns it to its stage\'s default',
         args=(_REF_ARG,),
         options=OPP_SET_OPTIONS,
@@ -286,7 +286,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec(
         "followup",
         "set",
-        "/crm followup set F9 field=value ... (title= due= priority= notes= assign=@user)",
+        "/crm followup set F9 [title=] [due=] [priority=] [notes=] [assign=@user]",
         "changes a follow-up",
         args=(_REF_ARG,),
         options=FOLLOWUP_SET_OPTIONS,
@@ -333,8 +333,8 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec(
         "customer",
         "set",
-        "/crm customer set C3 field=value ... (name= email= phone= company= industry= tags= "
-        "assign=@user)",
+        "/crm customer set C3 [name=] [email=] [phone=] [company=] [industry=] [tags=] "
+        "[assign=@user]",
         "changes fields of a customer",
         args=(_REF_ARG,),
         options=CUSTOMER_SET_OPTIONS,

@@ -19,7 +19,7 @@ from typing import Any
 
 from peewee import DateField, DateTimeField, ForeignKeyField, IntegrityError
 
-from crm import permissions
+from crm import permissions, search
 from crm.acting import Actor
 from crm.clock import utcnow
 from crm.db import database
@@ -102,6 +102,7 @@ class ChangeSet:
 
     def _write(self, action: str, record: BaseModel, changes: dict[str, list[Any]]) -> None:
         self.rows.append(AuditLog.create(**self._values(action, record, changes)))
+        _keep_searchable(action, record, changes)
 
     def created(self, record: BaseModel) -> None:
         self._write("create", record, {k: [None, v] for k, v in snapshot(record).items()})
@@ -121,6 +122,9 @@ class ChangeSet:
                 for r in records
             ]
         ).execute()
+        kind = entity_type_of(records[0])
+        if kind in search.KINDS:
+            search.index(kind, records, fresh=True)
 
     def stage_moved(
         self, entity_type: str, entity_id: int, from_stage: str | None, to_stage: str
@@ -148,6 +152,20 @@ class ChangeSet:
 
     def deleted(self, record: BaseModel) -> None:
         self._write("delete", record, {k: [v, None] for k, v in snapshot(record).items()})
+
+
+def _keep_searchable(action: str, record: BaseModel, changes: dict[str, list[Any]]) -> None:
+    """The word index of :mod:`crm.search` follows every change to a lead, customer or
+    opportunity, in the same transaction (so Undo, imports and the API keep it too)."""
+    kind = entity_type_of(record)
+    if kind not in search.KINDS:
+        return
+    if action == "delete":
+        search.forget(record.company_id, kind, [record.id])  # type: ignore[attr-defined]
+    elif action == "create":
+        search.index(kind, [record], fresh=True)
+    elif search.SEARCHED_FIELDS & changes.keys():
+        search.index(kind, [record])
 
 
 @contextmanager

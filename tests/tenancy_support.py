@@ -186,6 +186,8 @@ def build_b(ws: Workspace) -> World:
         admin, name=f"{MARK} Lost Deal", customer_id=plain.id, amount=Decimal("700")
     )
     keep(opportunities.mark_lost(admin, lost.id, reason="budget"))
+    # a moved close date (cms_close_date_changes)
+    opportunities.update_opportunity(admin, lead_deal.id, expected_close_date="2030-01-15")
     won = opportunities.create_opportunity(
         admin, name=f"{MARK} Won Deal", customer_id=plain.id, amount=Decimal("3000")
     )
@@ -329,6 +331,7 @@ class Ctx:
     a_lead: int
     a_customer: int
     a_opportunity: int
+    a_follow_up: int
     b: World
     tmp: Path
 
@@ -342,6 +345,10 @@ def build_a(ws: Workspace) -> tuple[dict[str, Actor], dict[str, int]]:
     deal = opportunities.create_opportunity(
         admin, name="Ada Deal", customer_id=customer.id, amount=Decimal(1000), assigned_to_id=None
     )
+    follow_up = followups.create_follow_up(
+        admin, subject_type="lead", subject_id=lead.id, title="Ada call",
+        due_at=utcnow() + timedelta(days=1), assigned_to_id=None,
+    )  # fmt: skip
     token, _ = tokens.create_token(admin, "acme integration")
     actors = {
         "admin": admin,
@@ -349,7 +356,12 @@ def build_a(ws: Workspace) -> tuple[dict[str, Actor], dict[str, int]]:
         "token": Actor.for_token(token),
         "system": ws.system,
     }
-    return actors, {"a_lead": lead.id, "a_customer": customer.id, "a_opportunity": deal.id}
+    return actors, {
+        "a_lead": lead.id,
+        "a_customer": customer.id,
+        "a_opportunity": deal.id,
+        "a_follow_up": follow_up.id,
+    }
 
 
 # --- the registry ---------------------------------------------------------------------------------
