@@ -39,10 +39,10 @@ from dramatiq.rate_limits.backend import RateLimiterBackend
 from dramatiq.rate_limits.backends import RedisBackend, StubBackend
 
 from crm.config import ConfigError, Settings, Unreachable, load_settings
+from workers.jobs import DeadLetters
 from workers.middleware import (
     CompanyContext,
     DatabasePerMessage,
-    DeadLetterNotes,
     MessageLog,
     RefuseStubInCli,
 )
@@ -78,16 +78,17 @@ def _redis(settings: Settings) -> redis.Redis:
     )
 
 
-def middleware(settings: Settings) -> list[Middleware]:
+def middleware(settings: Settings, client: redis.Redis | None = None) -> list[Middleware]:
     """Dramatiq's defaults plus ours. ``before_*`` hooks run in this order, ``after_*`` hooks
-    in reverse."""
+    in reverse. Dead letters are kept in ``client`` (none without Redis)."""
     stack: list[Middleware] = [
         AgeLimit(),
         TimeLimit(time_limit=DEFAULT_TIME_LIMIT_MS),
         ShutdownNotifications(),
         Callbacks(),
         Pipelines(),
-        DeadLetterNotes(),  # "after" hooks run in reverse order: this one runs after Retries
+        *([DeadLetters(client, namespace(settings))] if client is not None else []),
+        # (the "after" hooks run in reverse order: DeadLetters runs after Retries)
         Retries(max_retries=5, min_backoff=1_000, max_backoff=15 * 60 * 1000),
         CurrentMessage(),
         RefuseStubInCli(),
@@ -111,7 +112,7 @@ def build(settings: Settings) -> tuple[dramatiq.Broker, RateLimiterBackend, redi
         new: dramatiq.Broker = RedisBroker(
             client=client,
             namespace=f"{namespace(settings)}:dramatiq",
-            middleware=middleware(settings),
+            middleware=middleware(settings, client),
         )
         return new, RedisBackend(client=client), client
     return StubBroker(middleware=middleware(settings)), StubBackend(), None

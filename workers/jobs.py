@@ -1,33 +1,49 @@
 """Dead letters, for an operator: ``crm jobs failed`` lists them, ``crm jobs retry`` re-enqueues.
 
-A message lands in Dramatiq's dead-letter queue when its actor ran out of retries. With the
-Redis broker that queue lives in Redis for seven days (``<ns>:<queue>.XQ``, a sorted set of
-message ids by time of death, with the messages in ``<ns>:<queue>.XQ.msgs``), and this module
-reads it directly: Dramatiq has no listing API of its own. The error that killed a message is
-kept beside it by :class:`workers.middleware.DeadLetterNotes`. Retrying re-enqueues the message
-with its retry count reset and removes it from the dead letters.
+A message is dead when its actor ran out of retries (or was refused before running, as
+``AgeLimit`` does). :class:`DeadLetters`, a Dramatiq middleware, keeps each one itself at that
+moment, with the error that killed it, in Redis keys of the product's own
+(``<CRM_REDIS_NAMESPACE>:dead``: a sorted set of message ids by time of death, and
+``...:dead:letters``: the message and its error by id), for :data:`DEAD_LETTER_TTL`.
 
-In embedded mode (no Redis) dead letters live in the process's memory only; nothing is lost
-by that, because the scans re-find in the database whatever is still due.
+Why our own keys and not Dramatiq's dead-letter queue: Dramatiq offers no API to list or
+retry its dead letters, only a private Redis key layout (``<queue>.XQ`` and ``.XQ.msgs``)
+that may change with any release; the middleware hooks (``after_process_message``,
+``after_skip_message`` with ``message.failed``) are its public interface. Dramatiq's own copy
+still expires by itself.
+
+In embedded mode (no Redis) nothing is kept; nothing is lost by that, because the scans
+re-find in the database whatever is still due.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import time
+import traceback
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import dramatiq
-from dramatiq.brokers.redis import RedisBroker
+import redis
+from dramatiq.common import q_name
+from dramatiq.middleware import Middleware
 
-from workers.middleware import dead_note_key
+__all__ = ["DEAD_LETTER_TTL", "DeadLetter", "DeadLetters", "failed_jobs", "retry_jobs"]
 
-__all__ = ["DeadLetter", "failed_jobs", "retry_jobs"]
+log = logging.getLogger("crm.workers")
+
+DEAD_LETTER_TTL = 7 * 86400  # seconds, as long as Dramatiq keeps its own dead letters
+_MAX_ERROR = 4000
+# options that describe a past delivery, not the job: a retried message starts afresh
+_DELIVERY_OPTIONS = ("retries", "traceback", "redis_message_id", "eta", "requeue_timestamp")
 
 
 @dataclass(frozen=True)
 class DeadLetter:
-    id: str  # the Redis message id (what ``crm jobs retry`` takes)
+    id: str  # the message id (what ``crm jobs retry`` takes)
     queue: str
     actor: str
     args: tuple
@@ -43,75 +59,119 @@ class DeadLetter:
         return lines[-1].strip() if lines else ""
 
 
-def _queues(broker: RedisBroker) -> list[str]:
-    """Every queue with dead letters: the declared ones and any others found in Redis."""
-    names = {q for q in broker.get_declared_queues() if not q.endswith(".DQ")}
-    prefix = f"{broker.namespace}:"
-    for key in broker.client.scan_iter(f"{prefix}*.XQ", count=500):
-        name = key.decode() if isinstance(key, bytes) else key
-        names.add(name[len(prefix) : -len(".XQ")])
-    return sorted(names)
+def _keys(namespace: str) -> tuple[str, str]:
+    return f"{namespace}:dead", f"{namespace}:dead:letters"
+
+
+class DeadLetters(Middleware):
+    """Keeps every dead message with its error (see the module docstring). Runs after
+    ``Retries``, which marks a message failed when its retries are exhausted."""
+
+    def __init__(self, client: redis.Redis, namespace: str) -> None:
+        self.client = client
+        self.namespace = namespace
+
+    def after_process_message(
+        self, broker: Any, message: Any, *, result: Any = None, exception: Any = None
+    ) -> None:
+        if message.failed:
+            self.keep(message, exception)
+
+    def after_skip_message(self, broker: Any, message: Any) -> None:
+        if message.failed:
+            self.keep(message, None)
+
+    def keep(self, message: Any, exception: BaseException | None) -> None:
+        """Keep ``message`` (a worker's message proxy) as dead, with what killed it."""
+        error = (
+            "".join(traceback.format_exception(exception))[-_MAX_ERROR:]
+            if exception is not None
+            else "refused before it ran (too old, or failed by a middleware)"
+        )
+        now_ms = int(time.time() * 1000)
+        letter = {
+            "message": message.encode().decode("utf-8"),
+            "queue": q_name(message.queue_name),
+            "error": error,
+            "retries": message.options.get("retries", 0),
+            "failed_at_ms": now_ms,
+        }
+        index, letters = _keys(self.namespace)
+        try:
+            expired = self.client.zrangebyscore(index, "-inf", now_ms - DEAD_LETTER_TTL * 1000)
+            pipe = self.client.pipeline()
+            pipe.zadd(index, {message.message_id: now_ms})
+            pipe.hset(letters, message.message_id, json.dumps(letter))
+            if expired:
+                pipe.zrem(index, *expired)
+                pipe.hdel(letters, *expired)
+            pipe.execute()
+        except redis.RedisError as exc:  # the message is dead either way; say so once
+            log.warning("could not keep dead message %s: %s", message.message_id, exc)
+
+
+def _keeper(broker: dramatiq.Broker) -> DeadLetters | None:
+    return next((m for m in broker.middleware if isinstance(m, DeadLetters)), None)
+
+
+def _letters(keeper: DeadLetters, ids: list[str]) -> list[tuple[str, dict[str, Any]]]:
+    _, letters = _keys(keeper.namespace)
+    raw = keeper.client.hmget(letters, ids) if ids else []
+    return [(i, json.loads(r)) for i, r in zip(ids, raw, strict=True) if r is not None]
 
 
 def failed_jobs(
     broker: dramatiq.Broker, *, queue: str | None = None, limit: int = 100
 ) -> list[DeadLetter]:
-    """The most recent dead letters first."""
-    if not isinstance(broker, RedisBroker):
+    """The most recent dead letters first (of one ``queue`` if given)."""
+    keeper = _keeper(broker)
+    if keeper is None:
         return []
+    index, _ = _keys(keeper.namespace)
+    ids = [i.decode() if isinstance(i, bytes) else i for i in keeper.client.zrevrange(index, 0, -1)]
     found: list[DeadLetter] = []
-    for name in [queue] if queue else _queues(broker):
-        xq = f"{broker.namespace}:{name}.XQ"
-        entries = broker.client.zrevrange(xq, 0, limit - 1, withscores=True)
-        if not entries:
+    for rid, letter in _letters(keeper, ids):
+        if queue is not None and letter["queue"] != queue:
             continue
-        ids = [i.decode() if isinstance(i, bytes) else i for i, _ in entries]
-        payloads = broker.client.hmget(f"{xq}.msgs", ids)
-        notes = broker.client.mget([dead_note_key(broker.namespace, i) for i in ids])
-        for rid, (_, score), data, raw_note in zip(ids, entries, payloads, notes, strict=True):
-            if data is None:
-                continue
-            message = dramatiq.Message.decode(data)
-            note = json.loads(raw_note) if raw_note else {}
-            found.append(
-                DeadLetter(
-                    id=rid,
-                    queue=name,
-                    actor=message.actor_name,
-                    args=tuple(message.args),
-                    kwargs=dict(message.kwargs),
-                    message_id=message.message_id,
-                    failed_at=datetime.fromtimestamp(score / 1000, UTC).replace(tzinfo=None),
-                    retries=int(note.get("retries", message.options.get("retries", 0))),
-                    error=str(note.get("error") or ""),
-                )
+        message = dramatiq.Message.decode(letter["message"].encode("utf-8"))
+        found.append(
+            DeadLetter(
+                id=rid,
+                queue=letter["queue"],
+                actor=message.actor_name,
+                args=tuple(message.args),
+                kwargs=dict(message.kwargs),
+                message_id=message.message_id,
+                failed_at=datetime.fromtimestamp(letter["failed_at_ms"] / 1000, UTC).replace(
+                    tzinfo=None
+                ),
+                retries=int(letter["retries"]),
+                error=str(letter["error"]),
             )
-    found.sort(key=lambda d: d.failed_at, reverse=True)
-    return found[:limit]
+        )
+        if len(found) == limit:
+            break
+    return found
 
 
 def retry_jobs(broker: dramatiq.Broker, ids: list[str] | None = None) -> int:
-    """Re-enqueue the dead letters with these Redis ids (all of them with ``None``)."""
-    if not isinstance(broker, RedisBroker):
+    """Re-enqueue the dead letters with these ids (all of them with ``None``), with their
+    retry count reset, and forget them as dead."""
+    keeper = _keeper(broker)
+    if keeper is None:
         return 0
-    wanted = set(ids) if ids is not None else None
+    index, letters = _keys(keeper.namespace)
+    if ids is None:
+        ids = [
+            i.decode() if isinstance(i, bytes) else i for i in keeper.client.zrange(index, 0, -1)
+        ]
     retried = 0
-    for dead in failed_jobs(broker, limit=100_000):
-        if wanted is not None and dead.id not in wanted:
-            continue
-        xq = f"{broker.namespace}:{dead.queue}.XQ"
-        data = broker.client.hget(f"{xq}.msgs", dead.id)
-        if data is None:
-            continue
-        old = dramatiq.Message.decode(data)
-        options = {
-            k: v
-            for k, v in old.options.items()
-            if k not in ("retries", "traceback", "redis_message_id", "eta", "requeue_timestamp")
-        }
+    for rid, letter in _letters(keeper, list(dict.fromkeys(ids))):
+        old = dramatiq.Message.decode(letter["message"].encode("utf-8"))
+        options = {k: v for k, v in old.options.items() if k not in _DELIVERY_OPTIONS}
         broker.enqueue(
             dramatiq.Message(
-                queue_name=dead.queue,
+                queue_name=letter["queue"],
                 actor_name=old.actor_name,
                 args=old.args,
                 kwargs=old.kwargs,
@@ -120,10 +180,9 @@ def retry_jobs(broker: dramatiq.Broker, ids: list[str] | None = None) -> int:
                 message_timestamp=old.message_timestamp,
             )
         )
-        pipe = broker.client.pipeline()
-        pipe.zrem(xq, dead.id)
-        pipe.hdel(f"{xq}.msgs", dead.id)
-        pipe.delete(dead_note_key(broker.namespace, dead.id))
+        pipe = keeper.client.pipeline()
+        pipe.zrem(index, rid)
+        pipe.hdel(letters, rid)
         pipe.execute()
         retried += 1
     return retried

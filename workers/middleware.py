@@ -16,10 +16,8 @@
 from __future__ import annotations
 
 import contextvars
-import json
 import logging
 import time
-import traceback
 from typing import Any
 
 from dramatiq.brokers.stub import StubBroker
@@ -32,7 +30,6 @@ __all__ = [
     "CompanyContext",
     "ContextFilter",
     "DatabasePerMessage",
-    "DeadLetterNotes",
     "MessageLog",
     "RefuseStubInCli",
     "configure_logging",
@@ -145,38 +142,6 @@ class MessageLog(Middleware):
 
     def after_skip_message(self, broker: Any, message: Any) -> None:
         self._started.pop(message.message_id, None)
-
-
-DEAD_NOTE_TTL = 7 * 86400  # as long as the Redis broker keeps a dead letter
-
-
-def dead_note_key(namespace: str, redis_message_id: str) -> str:
-    return f"{namespace}:__dead_notes__:{redis_message_id}"
-
-
-class DeadLetterNotes(Middleware):
-    """Keeps the error beside a dead letter, for ``crm jobs failed``.
-
-    Dramatiq's Redis broker dead-letters a message as it was enqueued, without the error that
-    killed it; an operator needs that error. Runs after ``Retries``, which marks the message
-    failed when its retries are exhausted.
-    """
-
-    def after_process_message(
-        self, broker: Any, message: Any, *, result: Any = None, exception: Any = None
-    ) -> None:
-        client = getattr(broker, "client", None)
-        rid = message.options.get("redis_message_id")
-        if exception is None or not message.failed or client is None or not rid:
-            return
-        note = {
-            "error": "".join(traceback.format_exception(exception))[-4000:],
-            "retries": message.options.get("retries", 0),
-        }
-        try:
-            client.set(dead_note_key(broker.namespace, rid), json.dumps(note), ex=DEAD_NOTE_TTL)
-        except Exception as exc:  # a note is a courtesy; the dead letter itself is kept
-            log.warning("could not note the error of dead message %s: %s", rid, exc)
 
 
 class RefuseStubInCli(Middleware):

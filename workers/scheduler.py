@@ -7,10 +7,10 @@ or repeated costs a delay or a no-op, never a lost or doubled effect. Hence ``co
 ``max_instances=1`` and a ``misfire_grace_time`` of one interval.
 
 Only one scheduler may fire at a time, so running two by mistake sends nothing twice. The
-leader holds a Redis lease: ``SET key token NX PX ttl``, renewed every ``ttl / 4`` only if the
-key still holds its own token (a Lua compare-and-expire). A second scheduler tries the same
-``SET NX`` on every tick, stays idle while it fails, and takes over within one ``ttl`` plus a
-tick after the leader dies. A leader trusts its lease for 80% of the ttl after the last
+leader holds a Redis lease, redis-py's :class:`~redis.lock.Lock` (``SET key token NX PX ttl``
+to take it, its ``reacquire`` to reset the ttl only while the key still holds our token),
+renewed every ``ttl / 4``. A second scheduler tries to take it on every tick, stays idle while
+it fails, and takes over within one ``ttl`` plus a tick after the leader dies. A leader trusts its lease for 80% of the ttl after the last
 successful renewal only, so a leader cut off from Redis stops firing before the key expires
 and the standby starts. Without Redis (embedded mode) the one process is always the leader.
 
@@ -39,6 +39,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+from redis.exceptions import LockError
 
 from crm.config import Settings
 
@@ -54,18 +55,6 @@ __all__ = [
 
 log = logging.getLogger("crm.scheduler")
 
-_RENEW = """
-if redis.call('get', KEYS[1]) == ARGV[1] then
-  return redis.call('pexpire', KEYS[1], ARGV[2])
-end
-return 0
-"""
-_RELEASE = """
-if redis.call('get', KEYS[1]) == ARGV[1] then
-  return redis.call('del', KEYS[1])
-end
-return 0
-"""
 TRUST = 0.8  # share of the ttl a leader trusts its lease after the last renewal
 
 
@@ -91,17 +80,30 @@ class LocalLease:
 
 
 class RedisLease:
+    """The leader's lease: a redis-py :class:`~redis.lock.Lock` that never blocks, with the
+    one thing the library leaves to us: how long to *trust* it. Redis expires the key after
+    the ttl; the holder trusts it for :data:`TRUST` of the ttl after its last successful
+    renewal, so a leader cut off from Redis stops before a standby can start."""
+
     def __init__(self, client: redis.Redis, key: str, ttl: float) -> None:
         self.client = client
         self.key = key
         self.ttl_ms = max(int(ttl * 1000), 100)
         self.token = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._valid_until = 0.0
-        self._renew = client.register_script(_RENEW)
-        self._release = client.register_script(_RELEASE)
+        # the token is shared by the ticker thread and shutdown: not thread-local
+        self._lock = client.lock(
+            key, timeout=self.ttl_ms / 1000, blocking=False, thread_local=False
+        )
 
     def held(self) -> bool:
         return time.monotonic() < self._valid_until
+
+    def _renewed(self) -> bool:
+        try:
+            return bool(self._lock.reacquire())
+        except LockError:  # never ours, or no longer ours (expired, taken by another)
+            return False
 
     def tick(self) -> None:
         """Renew the lease if ours, else try to take it; a Redis error changes nothing (an
@@ -109,9 +111,7 @@ class RedisLease:
         started = time.monotonic()
         was = self.held()
         try:
-            ok = bool(self._renew(keys=[self.key], args=[self.token, self.ttl_ms])) or bool(
-                self.client.set(self.key, self.token, nx=True, px=self.ttl_ms)
-            )
+            ok = self._renewed() or bool(self._lock.acquire(blocking=False, token=self.token))
         except redis.RedisError as exc:
             if was:
                 log.warning("scheduler lease not renewed (%s); firing stops when it runs out", exc)
@@ -125,8 +125,8 @@ class RedisLease:
     def release(self) -> None:
         """A clean stop hands over at once instead of after the ttl."""
         self._valid_until = 0.0
-        with contextlib.suppress(redis.RedisError):
-            self._release(keys=[self.key], args=[self.token])
+        with contextlib.suppress(LockError, redis.RedisError):
+            self._lock.release()
 
 
 @dataclass(frozen=True)
