@@ -1,9 +1,10 @@
-"""End-to-end helpers shared by the ``/crm`` admin and pipeline tests: ONE web process per test
-module and backend, with each test in its own workspace (a distinct Slack team id) instead of
+"""End-to-end helpers shared by the ``/crm`` admin and pipeline tests: the web process the test
+process shares per backend (:func:`tests.e2e_support.site_fixture`), with each test in its own workspace (a distinct Slack team id) instead of
 a truncated database. Starting gunicorn costs more than most of these tests, and the suite has
 a time budget (two cores, CI for everything in 90 minutes).
 
-- the database: :func:`tests.conftest.migrated_database`, once per module and backend;
+- ``site = site_fixture(...)`` and ``session = session_fixture()`` in a module: its web
+  process, database and FakeSlack, and a :class:`Session` on them;
 - :func:`new_team`: a company with an admin, a manager and two reps, made through the services
   (as ``crm.companies`` would on their first request) and known to FakeSlack;
 - :class:`Session`: sends a command or a click and returns the answer, whether it came in the
@@ -14,14 +15,16 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
+
+import pytest
 
 from crm.acting import Actor
 from crm.companies import Profile, get_or_create_company, upsert_member
 from crm.models import Company, Member
-from tests.e2e_support import Response, SlackClient, SlackUserRef
+from tests.e2e_support import Response, Site, SlackClient, SlackUserRef, check_all_payloads
 from tests.slack_fake import Call, FakeSlack, SlackUser
 
 _teams = itertools.count(1)
@@ -147,3 +150,18 @@ class Session:
         name = f"adm{next(_teams)}"
         r = self.slack.click(action_id, value, who.ref, response_url=self.fake.response_url(name))
         return self._answer(r, f"/response/{name}")
+
+
+def session_fixture(*, check_payloads: bool = True) -> Any:
+    """A module-scoped ``session`` fixture on the module's ``site`` (see
+    :func:`tests.e2e_support.site_fixture`); with ``check_payloads`` every Block Kit payload
+    the module saw is validated at its end, and there must have been some."""
+
+    @pytest.fixture(scope="module")
+    def session(site: Site) -> Iterator[Session]:
+        client = SlackClient(site.web)
+        yield Session(client, site.fake)
+        if check_payloads:
+            assert check_all_payloads(client, site.fake) > 0
+
+    return session

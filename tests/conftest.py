@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg2
 import pytest
@@ -60,17 +61,39 @@ def _pg_admin(sql: str) -> None:
         conn.close()
 
 
-@pytest.fixture(scope="session")
-def pg_url() -> Iterator[str]:
+@contextlib.contextmanager
+def private_pg_database() -> Iterator[str]:
+    """The URL of a migrated PostgreSQL database of its own, dropped afterwards."""
     name = f"crm_test_{uuid.uuid4().hex[:10]}"
     _pg_admin(f'CREATE DATABASE "{name}"')
-    url = f"{PG_URL_BASE}/{name}"
-    db = open_database(url)
-    with db.connection_context():
-        migrate(db)
-    db.close_all() if hasattr(db, "close_all") else db.close()
-    yield url
-    _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    try:
+        url = f"{PG_URL_BASE}/{name}"
+        db = open_database(url)
+        with db.connection_context():
+            migrate(db)
+        db.close_all() if hasattr(db, "close_all") else db.close()
+        yield url
+    finally:
+        _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """The test process's PostgreSQL database, truncated by every ``db`` fixture."""
+    with private_pg_database() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def shared_web(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Any]:
+    """One web process per backend for the whole test process (see
+    :class:`tests.e2e_support.SharedWeb`; modules get theirs through ``site_fixture``)."""
+    from tests.e2e_support import SharedWeb  # it imports this module
+
+    with SharedWeb(request, tmp_path_factory) as sites:
+        yield sites
 
 
 @pytest.fixture(scope="session")
@@ -188,4 +211,5 @@ __all__ = [
     "make_member",
     "make_workspace",
     "migrated_database",
+    "private_pg_database",
 ]

@@ -14,7 +14,10 @@ that talks to it the way Slack does.
   ``slack_sdk.models`` and Slack's limits (50 blocks per message, 100 per modal/home, 3000
   characters per section text).
 
-Usage in a test module::
+Usage in a test module: ``site = site_fixture("X")`` serves the module from the web process
+the test process shares per backend (:class:`SharedWeb`; each test makes its own workspace),
+``site_fixture("X", private=True)`` from one of its own; a test that needs its own settings
+starts one::
 
     @pytest.fixture
     def web(db, tmp_path):
@@ -47,7 +50,14 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 from slack_sdk.signature import SignatureVerifier
 
-from tests.conftest import BACKENDS, TEST_SECRET_KEY, migrated_database
+from crm.db import database, open_database
+from tests.conftest import (
+    BACKENDS,
+    TEST_SECRET_KEY,
+    TestDB,
+    migrated_database,
+    private_pg_database,
+)
 from tests.slack_fake import Call, FakeSlack
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -546,12 +556,13 @@ def check_all_payloads(client: SlackClient, fake: FakeSlack) -> int:
     return checked
 
 
-# --- one web process per test module ------------------------------------------------------
+# --- one web process per backend, shared by the e2e modules -----------------------------------
 
 
 @dataclass
 class Site:
-    """A web process shared by a test module; tests keep apart by Slack team id."""
+    """A web process serving a test module (shared with the other modules of the test
+    process unless made private); tests keep apart by Slack team id."""
 
     backend: str
     web: WebProcess
@@ -559,22 +570,94 @@ class Site:
     database: Database
 
 
-def site_fixture(prefix: str) -> Any:
-    """A module-scoped ``site`` fixture; ``prefix`` keeps team ids apart across modules."""
+class SharedWeb:
+    """One web process per backend for the whole test process, each on a database of its
+    own (a copy of the SQLite template; a PostgreSQL database that no ``db`` fixture
+    truncates), started when a module first asks for that backend.
+
+    Why: starting gunicorn and importing the Slack app costs more than most e2e tests, and a
+    web process per module made up a good part of the suite's time. The modules sharing one
+    already keep apart by team id (a new workspace per test); what a module may change of the
+    shared FakeSlack (handlers, failures, rate limits) is reset when the next module starts.
+    A module that needs a web process of its own (a fresh database, other settings) asks
+    ``site_fixture(prefix, private=True)``.
+    """
+
+    def __init__(
+        self, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+    ) -> None:
+        self._request = request
+        self._tmp = tmp_path_factory
+        self._sites: dict[str, Site] = {}
+        self._stack = contextlib.ExitStack()
+
+    def __enter__(self) -> SharedWeb:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.close()
+
+    def get(self, backend: str) -> Site:
+        if backend not in self._sites:
+            self._sites[backend] = self._start(backend)
+        return self._sites[backend]
+
+    def _start(self, backend: str) -> Site:
+        workdir = self._tmp.mktemp(f"shared-web-{backend}")
+        if backend == "postgres":
+            url = self._stack.enter_context(private_pg_database())
+            handle = open_database(url)
+            handle.connect(reuse_if_open=True)
+            self._stack.callback(_close, handle)
+            db = TestDB(backend, url, handle)
+        else:
+            db = self._stack.enter_context(migrated_database(self._request, backend, workdir))
+        fake = self._stack.enter_context(FakeSlack())
+        web = self._stack.enter_context(start_web(db.url, fake, workdir))
+        return Site(backend, web, fake, db.database)
+
+
+def _close(handle: Database) -> None:
+    if not handle.is_closed():
+        handle.close()
+    if hasattr(handle, "close_all"):
+        handle.close_all()
+
+
+def _serve_module(site: Site, *, shared: bool) -> Iterator[Site]:
+    """A module's turn on ``site``: the test process's models bound to its database, a
+    shared FakeSlack as new, and no traceback in what the web process logged meanwhile."""
+    database.initialize(site.database)
+    site.database.connect(reuse_if_open=True)
+    if shared:
+        site.fake.reset()  # a private one is new and keeps what the web process did at start
+    mark = len(site.web.log())
+    yield site
+    time.sleep(0.2)  # let post-ack work (receipts, Home refreshes) finish
+    log = site.web.log()[mark:]
+    assert "Traceback" not in log, log[-4000:]
+
+
+def site_fixture(prefix: str, *, private: bool = False) -> Any:
+    """A module-scoped ``site`` fixture, one per backend: the test process's shared web
+    process for that backend (:class:`SharedWeb`), or with ``private=True`` one started for
+    this module alone on a fresh database. ``prefix`` names the private one's work folder."""
 
     @pytest.fixture(scope="module", params=BACKENDS)
     def site(
         request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
     ) -> Iterator[Site]:
         backend = request.param
+        if not private:
+            sites = request.getfixturevalue("shared_web")
+            yield from _serve_module(sites.get(backend), shared=True)
+            return
         workdir = tmp_path_factory.mktemp(f"{prefix}-{backend}")
         with (
             migrated_database(request, backend, workdir) as db,
             FakeSlack() as fake,
             start_web(db.url, fake, workdir) as web,
         ):
-            yield Site(backend, web, fake, db.database)
-            time.sleep(0.2)  # let post-ack work (receipts, Home refreshes) finish
-            assert "Traceback" not in web.log(), web.log()[-4000:]
+            yield from _serve_module(Site(backend, web, fake, db.database), shared=False)
 
     return site

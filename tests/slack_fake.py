@@ -161,6 +161,16 @@ class FakeSlack:
         with self.lock:
             self.calls.clear()
 
+    def reset(self) -> None:
+        """Back to how a new FakeSlack answers (calls, handlers, failures and rate limits
+        forgotten; the people and tokens it knows kept): what a test module sharing a
+        long-lived FakeSlack starts from."""
+        with self.lock:
+            self.calls.clear()
+            self.handlers.clear()
+            self.fail_methods.clear()
+            self._rate_limit_every, self._retry_after = 0, 1
+
     # --- answering ---------------------------------------------------------------------------
     def _record(self, call: Call) -> None:
         with self.cond:

@@ -7,10 +7,8 @@ process per backend serves the module; each test has its own workspace.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 import pytest
 import time_machine
@@ -23,31 +21,15 @@ from tests.admin_support import (
     answer_text,
     button_value,
     new_team,
+    session_fixture,
 )
-from tests.conftest import BACKENDS, migrated_database
-from tests.e2e_support import SlackClient, check_all_payloads, start_web
-from tests.slack_fake import FakeSlack
-
-if TYPE_CHECKING:
-    from tests.conftest import TestDB
+from tests.e2e_support import site_fixture
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def mdb(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[TestDB]:
-    with migrated_database(request, request.param, tmp_path_factory.mktemp("admin")) as db:
-        yield db
-
-
-@pytest.fixture(scope="module")
-def session(mdb: TestDB, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
-    with FakeSlack() as fake, start_web(mdb.url, fake, tmp_path_factory.mktemp("web")) as web:
-        client = SlackClient(web)
-        yield Session(client, fake)
-        assert check_all_payloads(client, fake) > 0
+site = site_fixture("admin")
+session = session_fixture()
 
 
 @pytest.fixture

@@ -8,24 +8,17 @@ One web process per backend serves the module; each test has its own workspace.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import date, datetime
-from typing import TYPE_CHECKING
 
 import pytest
 
 from crm.insight import clv, leadscore
 from crm.models import Company, CustomerPrediction, CustomerSegment, Lead, LeadScore
 from crm.parsing import format_money
-from tests.admin_support import Session, Team, answer_text, new_team
-from tests.conftest import BACKENDS, migrated_database
-from tests.e2e_support import SlackClient, check_all_payloads, start_web
+from tests.admin_support import Session, Team, answer_text, new_team, session_fixture
+from tests.e2e_support import site_fixture
 from tests.insight_leads import make_history
 from tests.insight_support import SAMPLE, load_orders
-from tests.slack_fake import FakeSlack
-
-if TYPE_CHECKING:
-    from tests.conftest import TestDB
 
 pytestmark = pytest.mark.slow
 
@@ -33,20 +26,8 @@ PNG = b"\x89PNG\r\n\x1a\n"
 OCTOBER_1997 = datetime(1997, 10, 1, 12, 0)
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def mdb(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[TestDB]:
-    with migrated_database(request, request.param, tmp_path_factory.mktemp("insight")) as db:
-        yield db
-
-
-@pytest.fixture(scope="module")
-def session(mdb: TestDB, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
-    with FakeSlack() as fake, start_web(mdb.url, fake, tmp_path_factory.mktemp("web")) as web:
-        client = SlackClient(web)
-        yield Session(client, fake)
-        assert check_all_payloads(client, fake) > 0
+site = site_fixture("insight")
+session = session_fixture()
 
 
 @pytest.fixture

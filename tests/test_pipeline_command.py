@@ -7,10 +7,9 @@ One web process per backend serves the whole module; each test has its own works
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 import time_machine
@@ -25,34 +24,19 @@ from tests.admin_support import (
     answer_text,
     button_value,
     new_team,
+    session_fixture,
     wait_call,
 )
-from tests.conftest import BACKENDS, migrated_database
-from tests.e2e_support import SlackClient, check_all_payloads, start_web
-from tests.slack_fake import Call, FakeSlack
-
-if TYPE_CHECKING:
-    from tests.conftest import TestDB
+from tests.e2e_support import site_fixture
+from tests.slack_fake import Call
 
 pytestmark = pytest.mark.slow
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def mdb(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[TestDB]:
-    with migrated_database(request, request.param, tmp_path_factory.mktemp("pipeline")) as db:
-        yield db
-
-
-@pytest.fixture(scope="module")
-def session(mdb: TestDB, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
-    with FakeSlack() as fake, start_web(mdb.url, fake, tmp_path_factory.mktemp("web")) as web:
-        client = SlackClient(web)
-        yield Session(client, fake)
-        assert check_all_payloads(client, fake) > 0
+site = site_fixture("pipeline")
+session = session_fixture()
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import re
 import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -20,14 +20,9 @@ from crm.errors import ValidationError
 from crm.importexport import import_csv
 from crm.models import AuditLog, Communication, FollowUp, Lead
 from crm.parsing import parse_text
-from tests.admin_support import Session, Team, answer_text, new_team
-from tests.conftest import BACKENDS, migrated_database
-from tests.e2e_support import SlackClient, start_web
-from tests.slack_fake import FakeSlack
+from tests.admin_support import Session, Team, answer_text, new_team, session_fixture
+from tests.e2e_support import site_fixture
 from tests.surface_support import field_errors, opened_view, submit
-
-if TYPE_CHECKING:
-    from tests.conftest import TestDB
 
 pytestmark = pytest.mark.slow
 
@@ -36,19 +31,8 @@ pytestmark = pytest.mark.slow
 MENTION = re.compile(r"<(?:[@#]|!(?!date\^))[^>]*>")  # <!date^...> formats a time
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def mdb(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[TestDB]:
-    with migrated_database(request, request.param, tmp_path_factory.mktemp("text")) as db:
-        yield db
-
-
-@pytest.fixture(scope="module")
-def session(mdb: TestDB, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
-    with FakeSlack() as fake, start_web(mdb.url, fake, tmp_path_factory.mktemp("web")) as web:
-        yield Session(SlackClient(web), fake)
-        assert "Traceback" not in web.log()
+site = site_fixture("text")
+session = session_fixture(check_payloads=False)
 
 
 @pytest.fixture
@@ -142,7 +126,7 @@ def test_mentions_in_stored_text_never_ping_when_echoed(session: Session, team: 
         assert set(MENTION.findall(text)) <= members, text
 
 
-def test_csv_import_follows_the_same_rule(mdb: TestDB, team: Team, tmp_path: Path) -> None:
+def test_csv_import_follows_the_same_rule(team: Team, tmp_path: Path) -> None:
     path = tmp_path / "leads.csv"
     path.write_text(
         "name,email\n"

@@ -5,35 +5,17 @@ own Undo still works; an author demoted since may no longer undo what they did a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
-
 import pytest
 
 from crm.models import AuditLog, Company, Lead, Member
-from tests.admin_support import Session, Team, answer_text, button_value, new_team
-from tests.conftest import BACKENDS, migrated_database
-from tests.e2e_support import SlackClient, start_web
-from tests.slack_fake import FakeSlack
-
-if TYPE_CHECKING:
-    from tests.conftest import TestDB
+from tests.admin_support import Session, Team, answer_text, button_value, new_team, session_fixture
+from tests.e2e_support import site_fixture
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def mdb(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[TestDB]:
-    with migrated_database(request, request.param, tmp_path_factory.mktemp("undo")) as db:
-        yield db
-
-
-@pytest.fixture(scope="module")
-def session(mdb: TestDB, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
-    with FakeSlack() as fake, start_web(mdb.url, fake, tmp_path_factory.mktemp("web")) as web:
-        yield Session(SlackClient(web), fake)
+site = site_fixture("undo")
+session = session_fixture(check_payloads=False)
 
 
 @pytest.fixture

@@ -33,7 +33,7 @@ from tests.slack_fake import FakeSlack, SlackUser
 if TYPE_CHECKING:
     from tests.conftest import TestDB
 
-site = site_fixture("WS")
+site = site_fixture("WS", private=True)  # its first test needs a fresh database
 
 STRANGER = SlackUserRef("USTRANGE", "TSTRANGER", "strangers")
 CRM = Path(sys.executable).with_name("crm")
