@@ -419,6 +419,15 @@ COMMANDS: tuple[CommandSpec, ...] = (
         options=("currency", "tiers", "timezone", "region", "discount"),
     ),
     CommandSpec("audit", "", "/crm audit <ref>", "the history of a record", args=(_REF_ARG,)),
+    # finding records
+    CommandSpec(
+        "find",
+        "",
+        "/crm find <words>",
+        "leads, customers and opportunities by a word of the name, email, phone or company, "
+        "best match first",
+        rest="words",
+    ),
 )
 
 NOUN_ALIASES = {

@@ -130,6 +130,33 @@ def _system(company: Company) -> Actor:
     return Actor.system(company.id, "cli", tz=company.timezone)
 
 
+# --- search index -------------------------------------------------------------------------------
+
+
+def _configure_reindex(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--team", metavar="TEAM_ID", help="one workspace only (default: all)")
+
+
+@command(
+    "reindex",
+    "rebuild the word index of /crm find and the type-ahead from the records",
+    _configure_reindex,
+)
+def _reindex(args: argparse.Namespace) -> int:
+    """The index follows every change by itself; this is for rows written around the
+    services (a restore, a hand-run SQL fix)."""
+    from crm.db import database
+    from crm.search import reindex_company
+
+    connect()
+    companies = [_company(args.team)] if args.team else list(Company.select())
+    for company in companies:
+        with database.atomic():
+            count = reindex_company(company.id)
+        console.print(f"{company.team_id}: {count} records indexed")
+    return 0
+
+
 # --- tokens ------------------------------------------------------------------------------------
 
 

@@ -24,8 +24,7 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 from typing import Any
 
-from peewee import Value
-
+from crm import search
 from crm.acting import Actor
 from crm.errors import Conflict
 from crm.models import Company, Customer, Lead
@@ -105,7 +104,8 @@ class DuplicateFound(Conflict):
 
 
 def _longest_word(text: str) -> str:
-    return max(text.split(), key=len, default="")
+    """In the form the word index keeps (accents dropped, at most 40 characters)."""
+    return max(search.normal_words(text), key=len, default="")
 
 
 def _candidates(
@@ -118,19 +118,23 @@ def _candidates(
     exclude_id: int | None,
 ) -> Any:
     """The rows worth comparing: same email, same phone, or a name or company sharing its
-    longest word. Loose on purpose (the words are matched unescaped, so ``_`` matches any
-    character): :func:`find_duplicates` checks every candidate in Python."""
+    longest word, found in the word index of :mod:`crm.search` (not ``LIKE '%word%'``, which
+    reads every row of the company). :func:`find_duplicates` checks every candidate in
+    Python."""
     conditions = []
     if email:
         conditions.append(model.email == email)
     if phone:
         conditions.append(model.phone == phone)
+    kind = _MODELS[model]
     if company_word:
-        conditions.append(model.company_name.contains(Value(company_word)))
+        conditions.append(
+            model.id.in_(search.matching_ids(company_id, kind, company_word, search.COMPANY))
+        )
     if name_word:
         conditions.append(
             (model.company_name.is_null() | (model.company_name == ""))
-            & model.name.contains(Value(name_word))
+            & model.id.in_(search.matching_ids(company_id, kind, name_word, search.NAME))
         )
     match = conditions[0]
     for condition in conditions[1:]:

@@ -29,7 +29,10 @@ from typing import Any, Final
 import phonenumbers
 from peewee import Case, fn
 
+from crm.acting import Actor
+from crm.errors import ValidationError
 from crm.models import Customer, Lead, Opportunity, SearchTerm, TenantModel
+from crm.parsing import parse_int
 
 KINDS: Final[dict[str, str]] = {"lead": "l", "customer": "c", "opportunity": "o"}
 MODELS: Final[dict[str, type[TenantModel]]] = {
@@ -262,3 +265,39 @@ def records_of(company_id: int, hits: Sequence[Hit]) -> dict[tuple[str, int], An
             for r in model.select().where((model.company == company_id) & model.id.in_(ids)):
                 found[(kind, r.id)] = r
     return found
+
+
+@dataclass(frozen=True)
+class Found:
+    kind: str
+    record: Any
+    score: int
+
+
+MAX_PAGE = 100
+
+
+def find_records(
+    actor: Actor,
+    text: str,
+    *,
+    kinds: Sequence[str] = tuple(KINDS),
+    limit: int = 10,
+    offset: int = 0,
+) -> list[Found]:
+    """``/crm find``, the type-ahead and the API: the actor's company's records matching
+    ``text`` (see the module docstring), best match first."""
+    limit = parse_int(limit, "limit", 1, MAX_PAGE)
+    offset = parse_int(offset, "offset", 0)
+    unknown = [k for k in kinds if k not in KINDS]
+    if unknown:
+        raise ValidationError("kinds", f"{unknown[0]!r} is not searchable", hint="lead, customer")
+    if not isinstance(text, str) or not query_words(text):
+        raise ValidationError(
+            "words", "give a word of a name, email, phone or company", hint="/crm find jane acme"
+        )
+    hits = match(actor.company_id, text, kinds, limit=limit, offset=offset)
+    records = records_of(actor.company_id, hits)
+    return [
+        Found(h.kind, records[(h.kind, h.id)], h.score) for h in hits if (h.kind, h.id) in records
+    ]

@@ -13,6 +13,7 @@ from bot.listeners.commands import (
     crm,
     customer,
     edit,
+    find,
     followup,
     help,
     insight,
@@ -37,6 +38,7 @@ HANDLER_MODULES: tuple[ModuleType, ...] = (
     audit,
     segment,
     edit,
+    find,
     modals,
 )
 
