@@ -189,6 +189,17 @@ def history(actor: Actor, entity_type: str, entity_id: int, limit: int = 50) -> 
     )
 
 
+def change_rows(actor: Actor, change_id: str, action: str | None = None) -> list[AuditLog]:
+    """The audit rows of one change of the actor's company, oldest first (what its receipt
+    shows and what an Undo would take back); ``action`` keeps one kind (``"update"``)."""
+    query = AuditLog.select().where(
+        (AuditLog.company == actor.company_id) & (AuditLog.change_id == change_id)
+    )
+    if action is not None:
+        query = query.where(AuditLog.action == action)
+    return list(query.order_by(AuditLog.id))
+
+
 def revert(actor: Actor, change_id: str, *, window: timedelta | None = UNDO_WINDOW) -> str:
     """Undo one change; returns the change id of the revert (itself audited).
 

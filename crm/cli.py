@@ -28,16 +28,20 @@ console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
 
 Handler = Callable[[argparse.Namespace], int | None]
-_COMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None], Handler]] = []
+# name -> (help, configure, handler); a module imported twice (run as ``__main__``) registers
+# its commands again under the same names, replacing the first
+_COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Handler]] = {}
 
 
 def command(
     name: str, help_text: str, configure: Callable[[argparse.ArgumentParser], None] | None = None
 ):
-    """Register a sub-command; ``configure`` adds its arguments."""
+    """Register a sub-command; ``configure`` adds its arguments. The modules of other layers
+    (``bot.cli``, ``workers.cli``, ``crm.insight.cli``) register theirs when the program's
+    entry point (:func:`workers.cli.main`) imports them: ``crm/`` never names them."""
 
     def wrap(fn: Handler) -> Handler:
-        _COMMANDS.append((name, help_text, configure or (lambda p: None), fn))
+        _COMMANDS[name] = (help_text, configure or (lambda p: None), fn)
         return fn
 
     return wrap
@@ -370,28 +374,15 @@ def _pipeline(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    _load_command_modules()
     parser = argparse.ArgumentParser(
         prog="crm", description="A CRM that sales teams run from Slack"
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name, help_text, configure, fn in _COMMANDS:
+    for name, (help_text, configure, fn) in _COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
         configure(p)
         p.set_defaults(handler=fn)
     return parser
-
-
-def _load_command_modules() -> None:
-    """Commands that live beside their concept register themselves on import."""
-    import importlib
-
-    for module in COMMAND_MODULES:
-        importlib.import_module(module)
-
-
-# Modules whose import registers more commands (tokens, import/export, demo, serve, ...).
-COMMAND_MODULES: list[str] = ["workers.cli", "bot.cli", "crm.insight.cli"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -417,9 +408,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
-
-
-if __name__ == "__main__":  # `python -m crm.cli`: commands register on crm.cli, not __main__
-    from crm.cli import main as _main
-
-    sys.exit(_main())

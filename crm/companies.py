@@ -7,6 +7,7 @@ are refreshed by the adapter at most daily (:func:`member_needs_refresh`).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -245,4 +246,22 @@ def members(actor: Actor) -> list[Member]:
         Member.select()
         .where((Member.company == actor.company_id) & Member.is_active)
         .order_by(Member.name)
+    )
+
+
+def get_company(actor: Actor) -> Company:
+    """The actor's own company (its settings)."""
+    return Company.get_by_id(actor.company_id)
+
+
+def slack_user_ids(actor: Actor, member_ids: Iterable[int]) -> dict[int, str]:
+    """``{member id: Slack user id}`` of those members of the actor's company (to mention
+    them); ids of other companies are simply absent."""
+    ids = sorted(set(member_ids))
+    if not ids:
+        return {}
+    return dict(
+        Member.select(Member.id, Member.slack_user_id)
+        .where((Member.company == actor.company_id) & Member.id.in_(ids))
+        .tuples()
     )

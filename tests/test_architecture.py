@@ -196,3 +196,87 @@ def test_crm_imports_no_adapter() -> None:
         if imp.target.split(".")[0] in ADAPTERS
     ]
     assert not leaks, "crm/ must not import an adapter:\n" + "\n".join(leaks)
+
+
+QUERY_METHODS = frozenset(
+    {
+        "select",
+        "get",
+        "get_or_none",
+        "get_by_id",
+        "get_or_create",
+        "create",
+        "insert",
+        "insert_many",
+        "insert_from",
+        "bulk_create",
+        "bulk_update",
+        "update",
+        "delete",
+        "delete_by_id",
+        "replace",
+        "raw",
+    }
+)
+
+
+def orm_queries(path: Path) -> list[str]:
+    """``Model.select(...)``-style calls on names imported from ``crm.models`` (or on a
+    ``peewee``/``crm.db`` import), as ``line: Model.method``."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    models: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module in ("crm.models", "crm.db", "peewee"):
+            models.update(alias.asname or alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module == "crm":
+            models.update(a.asname or a.name for a in node.names if a.name in ("models", "db"))
+    found = []
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+            continue
+        owner, method = node.func.value, node.func.attr
+        if isinstance(owner, ast.Attribute) and isinstance(owner.value, ast.Name):
+            name = f"{owner.value.id}.{owner.attr}" if owner.value.id in models else None
+        else:
+            name = owner.id if isinstance(owner, ast.Name) and owner.id in models else None
+        if name is not None and method in QUERY_METHODS:
+            found.append(f"{node.lineno}: {name}.{method}")
+    return found
+
+
+def test_listeners_do_not_query_the_orm() -> None:
+    """Listeners parse, call a service, render: a query in a listener is a rule (tenancy,
+    permissions) the services cannot vouch for."""
+    leaks = [
+        f"{path.relative_to(ROOT)}:{query}"
+        for path in sorted((ROOT / "bot" / "listeners").rglob("*.py"))
+        for query in orm_queries(path)
+    ]
+    assert not leaks, "listeners must go through crm services:\n" + "\n".join(leaks)
+
+
+def test_the_orm_query_finder_sees_queries(tmp_path: Path) -> None:
+    path = tmp_path / "listener.py"
+    path.write_text(
+        "from crm.models import Member, ROLES\nfrom crm import models\nfrom crm import audit\n"
+        "def f(ids):\n"
+        "    a = Member.select().where(Member.id.in_(ids))\n"
+        "    b = models.Lead.get_or_none(id=1)\n"
+        "    c = audit.history(1, 2, 3)\n"  # a service: fine
+        "    d = {}.get('x')\n"
+    )
+    assert sorted(orm_queries(path)) == ["5: Member.select", "6: models.Lead.get_or_none"]
+
+
+def test_crm_loads_no_adapter_by_name() -> None:
+    """No ``importlib.import_module("workers.cli")`` either: a string in ``crm/`` that is
+    the name of a module of ``bot/`` or ``workers/`` is an import in disguise. (The layers
+    above register themselves with ``crm``: workers.cli.main imports the CLI's commands.)"""
+    adapters = {m for m in modules() if m.split(".")[0] in ("bot", "workers")}
+    leaks = [
+        f"{path.relative_to(ROOT)}:{node.lineno} names {node.value}"
+        for path in sorted((ROOT / "crm").rglob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Constant) and node.value in adapters
+    ]
+    assert not leaks, "\n".join(leaks)

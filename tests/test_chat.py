@@ -44,7 +44,7 @@ def chat(
     if slack_api_url:
         env["SLACK_API_URL"] = slack_api_url
     return subprocess.run(
-        [sys.executable, "-m", "crm.cli", "chat", *args],
+        [sys.executable, "-m", "workers.cli", "chat", *args],
         input="".join(f"{line}\n" for line in lines),
         env=env,
         capture_output=True,
@@ -120,7 +120,7 @@ def test_through_a_pseudo_terminal(db: TestDB) -> None:
     load_demo()
     controller, terminal = pty.openpty()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "crm.cli", "chat", "--as", "UDEMOMGR"],
+        [sys.executable, "-m", "workers.cli", "chat", "--as", "UDEMOMGR"],
         stdin=terminal,
         stdout=terminal,
         stderr=terminal,

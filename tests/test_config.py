@@ -87,7 +87,7 @@ def test_dotenv_file_is_read_and_environment_wins(tmp_path, monkeypatch):
 def test_cli_prints_one_line_without_traceback(tmp_path):
     env = {**os.environ, "DATABASE_URL": "oracle://db"}
     out = subprocess.run(
-        [sys.executable, "-m", "crm.cli", "migrate"],
+        [sys.executable, "-m", "workers.cli", "migrate"],
         env=env,
         cwd=tmp_path,
         capture_output=True,

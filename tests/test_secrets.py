@@ -120,7 +120,7 @@ def crm_cli(db: TestDB, tmp_path: Path, *args: str, key: str | None) -> subproce
     if key is not None:
         env["CRM_SECRET_KEY"] = key
     return subprocess.run(
-        [sys.executable, "-m", "crm.cli", *args],
+        [sys.executable, "-m", "workers.cli", *args],
         env=env,
         cwd=tmp_path,
         capture_output=True,

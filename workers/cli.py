@@ -1,17 +1,25 @@
-"""``crm serve``, ``crm scheduler`` and ``crm jobs failed|retry`` (SPEC 9).
+"""``crm serve``, ``crm scheduler`` and ``crm jobs failed|retry`` (SPEC 9), and the ``crm``
+program itself (:func:`main`).
 
 Registered with :func:`crm.cli.command` from here, so that ``crm/`` never imports Dramatiq or
-APScheduler: this module imports them only inside the commands.
+APScheduler: this module imports them only inside the commands. ``workers`` is the top layer
+(it runs the web process in ``crm serve``), so the program's entry point lives here and
+imports the modules of the other layers that register commands; ``crm/cli.py`` names none.
 """
 
 from __future__ import annotations
 
 import argparse
 import signal
+import sys
+from collections.abc import Sequence
 from typing import Any
 
 from rich.table import Table
 
+import bot.cli  # noqa: F401  (registers `crm chat`)
+import crm.insight.cli  # noqa: F401  (registers `crm insight`)
+from crm import cli
 from crm.cli import command, console
 from crm.config import ConfigError, load_settings
 
@@ -114,3 +122,12 @@ def _jobs(args: argparse.Namespace) -> int:
     count = retry_jobs(broker, None if args.all else list(args.ids))
     console.print(f"re-enqueued {count} job(s)")
     return 0 if count or args.all else 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The ``crm`` program (``[project.scripts]``; ``python -m workers.cli`` too)."""
+    return cli.main(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -137,11 +137,11 @@ def settings_blocks(company: Company) -> list[Block]:
 @handles("settings")
 def settings(cmd: Command, actor: Actor, ctx: CommandContext) -> Reply:
     if not cmd.args and not cmd.options:
-        company = Company.get_by_id(actor.company_id)
+        company = companies.get_company(actor)
         blocks = [section("*Company settings*"), *settings_blocks(company)]
         return ephemeral(blocks, f"Company settings: currency {company.currency}")
     permissions.require(actor, "manage_settings")
-    before = snapshot(Company.get_by_id(actor.company_id))
+    before = snapshot(companies.get_company(actor))
     company = companies.update_settings(actor, **settings_changes(cmd))
     if snapshot(company) == before:  # nothing was written, so there is nothing to undo
         text = "Those are the settings already; nothing changed."

@@ -14,10 +14,10 @@ from bot.blocks.audit import PAGE_SIZE, audit_blocks, member_ids
 from bot.blocks.common import ephemeral
 from bot.grammar import Command
 from bot.listeners.commands.crm import CommandContext, Reply, handles
+from crm import companies
 from crm.acting import Actor
 from crm.audit import history
 from crm.errors import NotFound, ValidationError
-from crm.models import Member
 from crm.parsing import parse_ref
 
 MAX_OFFSET = 1000  # history is read newest first; a page this deep is a job for the API
@@ -34,16 +34,7 @@ def audit_page(actor: Actor, ref_text: str, offset: int, currency: str) -> dict[
         if offset == 0:
             raise NotFound(f"{ref} not found")
         raise NotFound(f"{ref} has no older changes")
-    ids = member_ids(page)
-    slack_ids = (
-        dict(
-            Member.select(Member.id, Member.slack_user_id)
-            .where((Member.company == actor.company_id) & Member.id.in_(sorted(ids)))
-            .tuples()
-        )
-        if ids
-        else {}
-    )
+    slack_ids = companies.slack_user_ids(actor, member_ids(page))
     blocks = audit_blocks(
         ref=str(ref),
         rows=page,

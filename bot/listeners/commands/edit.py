@@ -21,10 +21,9 @@ from bot.listeners.commands.crm import CommandContext, Reply, handles
 from bot.listeners.commands.listing import as_typed, written
 from bot.listeners.commands.segment import criteria_words
 from bot.listeners.commands.values import member_id, ref_id
-from crm import customers, followups, leads, opportunities, segments
+from crm import audit, companies, customers, followups, leads, opportunities, segments
 from crm.acting import Actor
 from crm.errors import ValidationError
-from crm.models import AuditLog, Member
 from crm.parsing import format_money, parse_date, parse_datetime, parse_money, parse_percent
 from crm.tenancy import ref_label
 
@@ -186,20 +185,9 @@ def change_lines(actor: Actor, change_id: str | None, currency: str) -> str | No
     rows, so the receipt shows exactly what Undo would take back)."""
     if not change_id:
         return None
-    rows = list(
-        AuditLog.select()
-        .where((AuditLog.company == actor.company_id) & (AuditLog.change_id == change_id))
-        .where(AuditLog.action == "update")
-        .order_by(AuditLog.id)
-    )
+    rows = audit.change_rows(actor, change_id, "update")
     pairs = [(k, v) for row in rows for k, v in row.changes.items() if k not in _HIDDEN]
-    ids = {x for _, v in pairs for x in v if isinstance(x, int)}
-    people = {
-        m.id: m.slack_user_id
-        for m in Member.select(Member.id, Member.slack_user_id).where(
-            (Member.company == actor.company_id) & Member.id.in_(ids or {0})
-        )
-    }
+    people = companies.slack_user_ids(actor, {x for _, v in pairs for x in v if isinstance(x, int)})
     lines = [
         f"{field.replace('_', ' ')}: {_shown(old, field, currency, people)} → "
         f"{_shown(new, field, currency, people)}"
