@@ -25,6 +25,7 @@ class Actor:
     token_id: int | None = None
     label: str = ""
     tz: str = "UTC"
+    scope: str = "write"  # API tokens: "read" tokens may not change anything (SPEC 8)
 
     @classmethod
     def for_member(cls, member: Member, origin: Origin = "slack") -> Actor:
@@ -47,6 +48,7 @@ class Actor:
             role="integration",
             token_id=token.id,
             label=f"token {token.name}",
+            scope=token.scope,
         )
 
     @classmethod

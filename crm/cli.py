@@ -169,6 +169,12 @@ def _configure_token(p: argparse.ArgumentParser) -> None:
     create = sub.add_parser("create", help="make a token (printed once, on the last line)")
     _team_option(create)
     create.add_argument("--name", default="api", help="what the token is for")
+    create.add_argument(
+        "--scope",
+        choices=("read", "write"),
+        default="write",
+        help="read: the JSON API refuses its writes (403); write (default): reads and writes",
+    )
     listing = sub.add_parser("list", help="list the workspace's tokens")
     _team_option(listing)
     revoke = sub.add_parser("revoke", help="revoke a token by id")
@@ -184,9 +190,9 @@ def _token(args: argparse.Namespace) -> int:
     company = _company(args.team)
     actor = _system(company)
     if args.action == "create":
-        token, plaintext = tokens.create_token(actor, args.name)
+        token, plaintext = tokens.create_token(actor, args.name, args.scope)
         console.print(
-            f"Token {token.id} ({token.name}) for {company.team_id}. "
+            f"Token {token.id} ({token.name}, {token.scope}) for {company.team_id}. "
             "Copy it now: it is stored hashed and will not be shown again.",
             highlight=False,
         )
@@ -197,11 +203,12 @@ def _token(args: argparse.Namespace) -> int:
         token = tokens.revoke_token(actor, args.id)
         console.print(f"Token {token.id} ({token.name}) revoked.", highlight=False)
         return 0
-    table = Table("id", "name", "prefix", "created (UTC)", "last used (UTC)", "status")
+    table = Table("id", "name", "scope", "prefix", "created (UTC)", "last used (UTC)", "status")
     for t in tokens.list_tokens(actor):
         table.add_row(
             str(t.id),
             t.name,
+            t.scope,
             t.prefix + "…",
             f"{t.created_at:%Y-%m-%d %H:%M}",
             f"{t.last_used_at:%Y-%m-%d %H:%M}" if t.last_used_at else "never",

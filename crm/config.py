@@ -274,6 +274,7 @@ class Settings:
     home_refresh_interval: float = setting("CRM_HOME_REFRESH_INTERVAL", 5.0, seconds(zero_ok=True))
     # workers and scheduler
     redis_namespace: str = setting("CRM_REDIS_NAMESPACE", "crm")
+    api_rate_limit: int = setting("CRM_API_RATE_LIMIT", 600, whole(1))
     prometheus: bool = setting("CRM_PROMETHEUS", False, flag)
     scan_interval: float = setting("CRM_SCAN_INTERVAL", 60.0, seconds())
     digest_scan_interval: float = setting("CRM_DIGEST_SCAN_INTERVAL", 300.0, seconds())

@@ -26,6 +26,8 @@ stale); a transaction whose first statement is the write simply waits for the lo
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import TypeVar
 
 from peewee import IntegrityError
@@ -35,7 +37,7 @@ from crm.audit import entity_type_of
 from crm.clock import utcnow
 from crm.db import database
 from crm.errors import Conflict, ValidationError
-from crm.models import ENTITY_MODELS, BaseModel, IdempotencyKey
+from crm.models import ENTITY_MODELS, ApiIdempotencyKey, BaseModel, IdempotencyKey
 from crm.sql_cache import Statement
 from crm.tenancy import ref_label
 
@@ -183,3 +185,88 @@ def once(actor: Actor, key: str | None, model: type[M], create: Callable[[], M])
         record = create()
         remember(actor, key, record, record.change_id)  # type: ignore[attr-defined]
     return record, False
+
+
+# --- whole API requests (SPEC 8: ``Idempotency-Key`` on any POST) ----------------------------
+
+REQUEST_CLAIM_TIMEOUT = timedelta(seconds=60)
+"""A request whose key is claimed but unanswered for this long died midway (its process was
+killed): its key may be taken over. Shorter than any client's sensible retry back-off."""
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The outcome of :func:`claim_request`: ``mine`` (go ahead and run the request), or the
+    finished first answer (``status``, ``response``) to send again."""
+
+    mine: bool
+    status: int | None = None
+    response: str | None = None
+
+
+def claim_request(actor: Actor, key: str, fingerprint: str) -> Claim:
+    """Claim ``key`` for a request with this fingerprint, in a transaction of its own (so a
+    concurrent retry sees the claim at once and does not run the request a second time).
+
+    :class:`Conflict` when the key belongs to a different request, or to this one still
+    running.
+    """
+    key = check_key(key, "Idempotency-Key")
+    now = utcnow()
+    with database.atomic():
+        inserted = (
+            ApiIdempotencyKey.insert(
+                company=actor.company_id,
+                key=key,
+                fingerprint=fingerprint,
+                created_at=now,
+                updated_at=now,
+            )
+            .on_conflict_ignore()
+            .as_rowcount()
+            .execute()
+        )
+        if inserted:
+            return Claim(True)
+        row = ApiIdempotencyKey.get_or_none(
+            (ApiIdempotencyKey.company == actor.company_id) & (ApiIdempotencyKey.key == key)
+        )
+        if row is None:  # released between our insert attempt and the read: ours to retry
+            return claim_request(actor, key, fingerprint)
+        if row.fingerprint != fingerprint:
+            raise Conflict(
+                "This Idempotency-Key was already used for a different request; "
+                "use a new key for a new request",
+                field="Idempotency-Key",
+            )
+        if row.status is not None:
+            return Claim(False, row.status, row.response)
+        if now - row.created_at < REQUEST_CLAIM_TIMEOUT:
+            raise Conflict(
+                "A request with this Idempotency-Key is still being processed; retry shortly",
+                field="Idempotency-Key",
+            )
+        taken = (
+            ApiIdempotencyKey.update(created_at=now, updated_at=now)
+            .where((ApiIdempotencyKey.id == row.id) & ApiIdempotencyKey.status.is_null())
+            .execute()
+        )
+        if not taken:
+            return claim_request(actor, key, fingerprint)
+    return Claim(True)
+
+
+def finish_request(actor: Actor, key: str, status: int, response: str) -> None:
+    """Store the answer of the claimed request, for the retries to come."""
+    ApiIdempotencyKey.update(status=status, response=response, updated_at=utcnow()).where(
+        (ApiIdempotencyKey.company == actor.company_id) & (ApiIdempotencyKey.key == key.strip())
+    ).execute()
+
+
+def release_request(actor: Actor, key: str) -> None:
+    """The request failed: free its key, so the corrected request may use it."""
+    ApiIdempotencyKey.delete().where(
+        (ApiIdempotencyKey.company == actor.company_id)
+        & (ApiIdempotencyKey.key == key.strip())
+        & ApiIdempotencyKey.status.is_null()
+    ).execute()

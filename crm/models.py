@@ -561,6 +561,7 @@ class ApiToken(TenantModel):
     prefix = CharField(max_length=16)  # shown in listings so people can tell tokens apart
     last_used_at = DateTimeField(null=True)
     revoked_at = DateTimeField(null=True)
+    scope = CharField(max_length=8, default="write")  # read | write (SPEC 8)
 
     class Meta:
         table_name = "cms_api_tokens"
@@ -601,6 +602,22 @@ class IdempotencyKey(TenantModel):
     class Meta:
         table_name = "cms_idempotency_keys"
         indexes = ((("company", "key"), True),)
+
+
+class ApiIdempotencyKey(TenantModel):
+    """A JSON API ``POST`` sent with an ``Idempotency-Key`` (SPEC 8): the first request's
+    fingerprint (method, path, query and body) and, once it finished, its answer, so a retry
+    with the same key and body gets that answer again and a different body gets 409.
+    ``status`` is None while the first request is still running."""
+
+    key = CharField(max_length=200)
+    fingerprint = CharField(max_length=64)
+    status = IntegerField(null=True)
+    response = TextField(null=True)
+
+    class Meta:
+        table_name = "cms_api_idempotency_keys"
+        indexes = ((("company", "key"), True), (("created_at",), False))
 
 
 class SlackInstallation(BaseModel):
@@ -666,6 +683,7 @@ ALL_MODELS: tuple[type[BaseModel], ...] = (
     ApiToken,
     AuditLog,
     IdempotencyKey,
+    ApiIdempotencyKey,
     SlackInstallation,
     SlackOAuthState,
     ReceivedRequest,

@@ -27,6 +27,7 @@ TOKEN_PREFIX = "crm_"
 DISPLAY_LENGTH = 12  # "crm_" + 8 characters: enough to tell tokens apart, useless to guess
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 _MAX_TOKEN_LENGTH = 200  # longer "tokens" are refused before hashing a megabyte of junk
+SCOPES = ("read", "write")  # read: GET only; write: everything an integration may do
 
 __all__ = ["authenticate", "create_token", "hash_token", "list_tokens", "revoke_token"]
 
@@ -48,13 +49,16 @@ def _clean_name(name: str | None) -> str:
     return text
 
 
-def create_token(actor: Actor, name: str) -> tuple[ApiToken, str]:
+def create_token(actor: Actor, name: str, scope: str = "write") -> tuple[ApiToken, str]:
     """Make a token for the actor's company; returns the row and the plaintext (shown once).
 
-    Admins and the system (CLI) only: a token can edit every record of the company.
+    Admins and the system (CLI) only: a ``write`` token can edit every record of the company;
+    a ``read`` token may only read (the JSON API answers 403 to its writes).
     """
     permissions.require(actor, "manage_tokens")
     label = _clean_name(name)
+    if scope not in SCOPES:
+        raise ValidationError("scope", f"must be {' or '.join(SCOPES)}", hint="--scope read")
     plaintext = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with change(actor) as ch:
         token = ApiToken.create(
@@ -62,6 +66,7 @@ def create_token(actor: Actor, name: str) -> tuple[ApiToken, str]:
             name=label,
             token_hash=hash_token(plaintext),
             prefix=plaintext[:DISPLAY_LENGTH],
+            scope=scope,
         )
         ch.created(token)
     token.change_id = ch.change_id

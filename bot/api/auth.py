@@ -1,0 +1,98 @@
+"""Who is calling the JSON API, and how often (SPEC 8).
+
+- ``Authorization: Bearer <token>``: :func:`crm.tokens.authenticate` finds the token by its
+  hash; a missing, unknown or revoked token is 401 with ``WWW-Authenticate: Bearer``.
+- Rate limit per token with the ``limits`` library: a sliding-window counter (two integer
+  keys per token, no per-request sorted set, so it costs one Redis round trip) in Redis when
+  ``REDIS_URL`` is set, so every web process and machine shares one budget; in process
+  memory otherwise (the embedded mode has one process). ``CRM_API_RATE_LIMIT`` requests a
+  minute, 429 with ``Retry-After`` in whole seconds. Redis being down does not stop the API
+  (SPEC 11): the request goes through unlimited and one warning line is logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from typing import Any
+
+from limits import RateLimitItemPerMinute
+from limits.storage import MemoryStorage, RedisStorage
+from limits.strategies import SlidingWindowCounterRateLimiter
+
+from bot.api.core import ApiError
+from crm import tokens
+from crm.acting import Actor
+
+log = logging.getLogger("bot.api")
+
+_lock = threading.Lock()
+_limiter: tuple[Any, SlidingWindowCounterRateLimiter, RateLimitItemPerMinute] | None = None
+
+
+def authenticate(header: str | None) -> Actor:
+    scheme, _, credential = (header or "").strip().partition(" ")
+    if scheme.lower() != "bearer" or not credential.strip():
+        raise ApiError(
+            401,
+            "unauthorized",
+            "send Authorization: Bearer <token> (make one with `crm token create`)",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    actor = tokens.authenticate(credential)
+    if actor is None:
+        raise ApiError(
+            401,
+            "unauthorized",
+            "this token is unknown or revoked",
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        )
+    return actor
+
+
+def _build(settings: Any) -> tuple[Any, SlidingWindowCounterRateLimiter, RateLimitItemPerMinute]:
+    if settings.redis_url:
+        storage: Any = RedisStorage(
+            settings.redis_url,
+            key_prefix=f"{settings.redis_namespace}:api-rate",
+            socket_timeout=0.5,
+            socket_connect_timeout=0.5,
+        )
+    else:
+        storage = MemoryStorage()
+    item = RateLimitItemPerMinute(settings.api_rate_limit)
+    return storage, SlidingWindowCounterRateLimiter(storage), item
+
+
+def limit(actor: Actor, settings: Any) -> None:
+    """Count one request of the actor's token; :class:`ApiError` 429 once over the limit."""
+    global _limiter
+    if _limiter is None:
+        with _lock:
+            if _limiter is None:
+                _limiter = _build(settings)
+    _storage, limiter, item = _limiter
+    ident = str(actor.token_id)
+    try:
+        if limiter.hit(item, ident):
+            return
+        stats = limiter.get_window_stats(item, ident)
+    except Exception as exc:  # Redis down: answer anyway (SPEC 11), say so once per request
+        log.warning("api rate limit skipped: %s", type(exc).__name__)
+        return
+    retry = max(1, math.ceil(stats.reset_time - time.time()))
+    raise ApiError(
+        429,
+        "rate_limited",
+        f"more than {item.amount} requests a minute with this token; retry in {retry} s",
+        headers={"Retry-After": str(retry)},
+    )
+
+
+def reset() -> None:
+    """Forget the limiter (tests that change the settings in one process)."""
+    global _limiter
+    with _lock:
+        _limiter = None

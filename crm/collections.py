@@ -1,0 +1,209 @@
+"""Keyset pages of the company's records for the JSON API (SPEC 8 lists).
+
+Why keyset (``id > after ORDER BY id LIMIT n``) rather than the offsets of the Slack lists:
+an integration walks every page while reps keep adding records; with offsets an insert
+shifts every later page and the walk sees a record twice or misses one, with a keyset each
+record is seen once and new ones come at the end. It is also one index range scan per page
+however deep the walk goes. Each function returns up to ``limit + 1`` rows: the extra one
+only tells the caller that another page exists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime
+from typing import Any
+
+from peewee import ModelSelect
+
+from crm.acting import Actor
+from crm.clock import utcnow
+from crm.followups import _is_overdue
+from crm.models import (
+    Communication,
+    Customer,
+    CustomerMetric,
+    CustomerSegment,
+    FollowUp,
+    Lead,
+    Opportunity,
+)
+from crm.parsing import parse_date, parse_datetime, parse_text
+
+__all__ = [
+    "communications",
+    "converted_customers",
+    "customers",
+    "follow_ups",
+    "leads",
+    "metrics_of",
+    "opportunities",
+    "segments",
+]
+
+
+def _page(query: ModelSelect, model: Any, after: int | None, limit: int) -> list[Any]:
+    if after is not None:
+        query = query.where(model.id > after)
+    return list(query.order_by(model.id).limit(limit + 1))
+
+
+def _search(text: str | None) -> str | None:
+    return parse_text(text, "q", 200) if text is not None else None
+
+
+def leads(
+    actor: Actor,
+    *,
+    after: int | None = None,
+    limit: int = 50,
+    status: str | None = None,
+    source: str | None = None,
+    assigned_to_id: int | None = None,
+    updated_since: str | None = None,
+    q: str | None = None,
+) -> list[Lead]:
+    where = Lead.company == actor.company_id
+    if status is not None:
+        where &= Lead.status == status
+    if source is not None:
+        where &= Lead.source == source
+    if assigned_to_id is not None:
+        where &= Lead.assigned_to == assigned_to_id
+    if updated_since is not None:
+        where &= Lead.updated_at >= parse_datetime(updated_since, "updated_since", actor.tz)
+    text = _search(q)
+    if text:
+        where &= (
+            Lead.name.contains(text) | Lead.email.contains(text) | Lead.company_name.contains(text)
+        )
+    return _page(Lead.select().where(where), Lead, after, limit)
+
+
+def converted_customers(actor: Actor, leads: Iterable[Lead]) -> dict[int, int]:
+    """lead id -> id of the customer it became, for the converted ones among ``leads``."""
+    ids = [lead.id for lead in leads if lead.converted_at is not None]
+    if not ids:
+        return {}
+    rows = Customer.select(Customer.id, Customer.lead).where(
+        (Customer.company == actor.company_id) & Customer.lead.in_(ids)
+    )
+    return {row.lead_id: row.id for row in rows}
+
+
+def opportunities(
+    actor: Actor,
+    *,
+    after: int | None = None,
+    limit: int = 50,
+    stage: str | None = None,
+    assigned_to_id: int | None = None,
+    customer_id: int | None = None,
+    close_before: str | None = None,
+    close_after: str | None = None,
+) -> list[Opportunity]:
+    where = Opportunity.company == actor.company_id
+    if stage is not None:
+        where &= Opportunity.stage == stage
+    if assigned_to_id is not None:
+        where &= Opportunity.assigned_to == assigned_to_id
+    if customer_id is not None:
+        where &= Opportunity.customer == customer_id
+    if close_before is not None:
+        day: date = parse_date(close_before, "close_before", actor.tz)
+        where &= Opportunity.expected_close_date <= day
+    if close_after is not None:
+        day = parse_date(close_after, "close_after", actor.tz)
+        where &= Opportunity.expected_close_date >= day
+    return _page(Opportunity.select().where(where), Opportunity, after, limit)
+
+
+def communications(
+    actor: Actor,
+    *,
+    after: int | None = None,
+    limit: int = 50,
+    subject_type: str | None = None,
+    subject_id: int | None = None,
+    type: str | None = None,
+) -> list[Communication]:
+    where = Communication.company == actor.company_id
+    if subject_type is not None:
+        where &= Communication.communicable_type == subject_type
+    if subject_id is not None:
+        where &= Communication.communicable_id == subject_id
+    if type is not None:
+        where &= Communication.type == type
+    return _page(Communication.select().where(where), Communication, after, limit)
+
+
+def follow_ups(
+    actor: Actor,
+    *,
+    after: int | None = None,
+    limit: int = 50,
+    status: str | None = None,
+    assigned_to_id: int | None = None,
+    subject_type: str | None = None,
+    subject_id: int | None = None,
+    now: datetime | None = None,
+) -> list[FollowUp]:
+    """``status`` is the effective one (rule 5: a pending follow-up past due is overdue even
+    before the scan marks it)."""
+    where = FollowUp.company == actor.company_id
+    if assigned_to_id is not None:
+        where &= FollowUp.assigned_to == assigned_to_id
+    if subject_type is not None:
+        where &= FollowUp.followable_type == subject_type
+    if subject_id is not None:
+        where &= FollowUp.followable_id == subject_id
+    if status is not None:
+        now = now or utcnow()
+        overdue = _is_overdue(now)  # rule 5's one definition
+        if status == "overdue":
+            where &= overdue
+        elif status == "pending":
+            where &= (FollowUp.status == "pending") & ~overdue
+        else:
+            where &= FollowUp.status == status
+    return _page(FollowUp.select().where(where), FollowUp, after, limit)
+
+
+def customers(
+    actor: Actor,
+    *,
+    after: int | None = None,
+    limit: int = 50,
+    q: str | None = None,
+    industry: str | None = None,
+) -> list[Customer]:
+    where = Customer.company == actor.company_id
+    if industry is not None:
+        where &= Customer.industry == industry
+    text = _search(q)
+    if text:
+        where &= (
+            Customer.name.contains(text)
+            | Customer.email.contains(text)
+            | Customer.company_name.contains(text)
+        )
+    return _page(Customer.select().where(where), Customer, after, limit)
+
+
+def metrics_of(actor: Actor, customers: Iterable[Customer]) -> dict[int, CustomerMetric]:
+    ids = [c.id for c in customers]
+    if not ids:
+        return {}
+    rows = CustomerMetric.select().where(
+        (CustomerMetric.company == actor.company_id) & CustomerMetric.customer.in_(ids)
+    )
+    return {row.customer_id: row for row in rows}
+
+
+def segments(
+    actor: Actor, *, after: int | None = None, limit: int = 50, is_active: bool | None = None
+) -> list[CustomerSegment]:
+    where = CustomerSegment.company == actor.company_id
+    if is_active is not None:
+        where &= CustomerSegment.is_active == is_active
+    return _page(CustomerSegment.select().where(where), CustomerSegment, after, limit)
