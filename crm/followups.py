@@ -302,3 +302,48 @@ def list_follow_ups(
         query = query.where(overdue)
     rank = Case(None, [(overdue, 0), (FollowUp.status == "pending", 1)], 2)
     return list(query.order_by(rank, FollowUp.due_at, FollowUp.id).limit(limit).offset(offset))
+
+
+UPDATABLE: tuple[str, ...] = ("title", "notes", "due_at", "priority", "assigned_to_id")
+
+
+def update_follow_up(actor: Actor, fid: int, **fields: Any) -> FollowUp:
+    """The API's PATCH of an open follow-up: any of :data:`UPDATABLE`, only the fields given.
+
+    A new due time re-decides rule 5 at once: in the future the follow-up is pending again
+    (and its reminder bookkeeping starts over), already passed it is overdue. Completing and
+    cancelling stay their own use cases (:func:`complete_follow_up`, :func:`cancel_follow_up`).
+    """
+    unknown = [k for k in fields if k not in UPDATABLE]
+    if unknown:
+        raise ValidationError(unknown[0], "cannot be changed here", hint=", ".join(UPDATABLE))
+    values: dict[str, Any] = {}
+    if "title" in fields:
+        values["title"] = _title(fields["title"])
+    if "notes" in fields:
+        values["notes"] = _notes(fields["notes"])
+    if "due_at" in fields:
+        values["due_at"] = _moment(fields["due_at"], "due")
+    if "priority" in fields:
+        values["priority"] = parse_choice(fields["priority"], "priority", PRIORITIES)
+    with change(actor) as ch:
+        fu = _open_for_change(actor, fid, "changed")
+        if "assigned_to_id" in fields:
+            member = fetch_member(actor, fields["assigned_to_id"], "assign")
+            values["assigned_to"] = member.id if member else None
+        before = snapshot(fu)
+        old_due = fu.due_at
+        for name, value in values.items():
+            setattr(fu, name, value)
+        if fu.due_at != old_due:
+            fu.status = "overdue" if fu.due_at <= utcnow() else "pending"
+            fu.last_reminded_at = None
+            fu.reminder_count = 0
+            fu.snoozed_until = None
+        if snapshot(fu) == before:
+            fu.change_id = None
+            return fu
+        fu.save()
+        ch.updated(fu, before)
+    fu.change_id = ch.change_id
+    return fu

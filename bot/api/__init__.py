@@ -16,7 +16,13 @@ import swagger_ui_bundle
 from flask import Flask, Response, abort, send_from_directory
 
 from bot.api import (  # noqa: F401  (each import registers its operations)
+    communications,
+    customers,
+    followups,
     leads,
+    opportunities,
+    pipeline,
+    segments,
 )
 from bot.api.core import PREFIX, install, openapi
 

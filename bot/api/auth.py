@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import threading
@@ -49,7 +50,9 @@ def authenticate(header: str | None) -> Actor:
             "this token is unknown or revoked",
             headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
         )
-    return actor
+    from bot.api.common import company_info
+
+    return dataclasses.replace(actor, tz=company_info(actor.company_id)[1])
 
 
 def _build(settings: Any) -> tuple[Any, SlidingWindowCounterRateLimiter, RateLimitItemPerMinute]:

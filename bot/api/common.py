@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import time
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from flask import request
 from pydantic import Field, StringConstraints
 
-from bot.api.core import MAX_ID, PREFIX, Output, Schema
+from bot.api.core import MAX_ID, Schema
 from crm.acting import Actor
 from crm.errors import NotFound
-from crm.models import Company, Member
+from crm.models import CENT, Company, Member
+from crm.parsing import parse_date, parse_datetime
 from crm.parsing.money import MAX_MONEY
 
 Money = Annotated[
@@ -78,22 +79,45 @@ def iso(value: date | datetime | None) -> str | None:
 
 
 def money(value: Decimal | None) -> str | None:
-    return None if value is None else str(value)
+    """Money as decimal text with two places: exact sums such as a weighted amount
+    (amount x probability / 100) are rounded half-up to the cent for the answer."""
+    return None if value is None else str(value.quantize(CENT, rounding=ROUND_HALF_UP))
 
 
-_CURRENCIES: dict[int, tuple[float, str]] = {}
+_COMPANIES: dict[int, tuple[float, str, str]] = {}
+
+
+def company_info(company_id: int) -> tuple[str, str]:
+    """The company's (currency, time zone), cached a minute per process: they change about
+    never, every record of every answer carries the currency, and times written without an
+    offset ("2026-02-12 14:30:00", as the original system sends them) are read in the
+    company's zone."""
+    now = time.monotonic()
+    hit = _COMPANIES.get(company_id)
+    if hit is not None and hit[0] > now:
+        return hit[1], hit[2]
+    row = (
+        Company.select(Company.currency, Company.timezone)
+        .where(Company.id == company_id)
+        .tuples()
+        .first()
+    )
+    code, tz = row if row else ("ZMW", "UTC")
+    _COMPANIES[company_id] = (now + 60.0, code, tz)
+    return code, tz
 
 
 def currency(actor: Actor) -> str:
-    """The company's currency, cached a minute per process (it changes about never, and
-    every record of every answer carries it)."""
-    now = time.monotonic()
-    hit = _CURRENCIES.get(actor.company_id)
-    if hit is not None and hit[0] > now:
-        return hit[1]
-    code = Company.select(Company.currency).where(Company.id == actor.company_id).scalar() or "ZMW"
-    _CURRENCIES[actor.company_id] = (now + 60.0, code)
-    return code
+    return company_info(actor.company_id)[0]
+
+
+def moment(actor: Actor, text: str | None, field: str) -> datetime | None:
+    """A date and time sent by a client, in the company's zone unless it carries an offset."""
+    return None if text is None else parse_datetime(text, field, actor.tz)
+
+
+def day(actor: Actor, text: str | None, field: str) -> date | None:
+    return None if text is None else parse_date(text, field, actor.tz)
 
 
 def member_id(actor: Actor, value: int | str | None, field: str = "assigned_to") -> int | None:
@@ -120,11 +144,3 @@ def page(records: list[Any], limit: int, render: Any) -> dict[str, Any]:
         args["after"] = str(shown[-1].id)
         nxt = f"{request.host_url.rstrip('/')}{request.path}?{urlencode(args)}"
     return {"data": [render(r) for r in shown], "next": nxt}
-
-
-class Single(Output):
-    """Base of ``{"data": {...}}`` answers (the subclasses name the record type)."""
-
-
-def collection_path(name: str) -> str:
-    return f"{PREFIX}/{name}"
