@@ -36,6 +36,7 @@ from crm.errors import CRMError
 from crm.models import (
     ALL_MODELS,
     ENTITY_MODELS,
+    ApiIdempotencyKey,
     AuditLog,
     Campaign,
     CampaignEvent,
@@ -57,6 +58,8 @@ MARK = "Zqx"  # every name of B contains it: a string of A's output containing i
 MISSING = 987_654_321  # an id no table holds
 NO_CHANGE = "0" * 32
 
+
+API_KEY = "b-api-key"  # an Idempotency-Key B's integration used: A's use of it is A's own
 
 # --- company B's world, and the ids a case aims at ---------------------------------------------
 
@@ -241,6 +244,8 @@ def build_b(ws: Workspace) -> World:
         company=ws.company.id, kind="lead_score", sample_size=2, informative=1, needed=20,
         params={"won": 1, "lost": 1, "counts": {"source": {"other": [1, 1]}}},
     )  # fmt: skip
+    ApiIdempotencyKey.create(company=ws.company.id, key=API_KEY, fingerprint="b" * 64,
+                             status=201, response='{"data": {"name": "B"}}')  # fmt: skip
     LeadScore.create(company=ws.company.id, lead=open_lead.id, score=77,
                      reasons=[{"field": "source", "value": "other", "effect": 0.1}])  # fmt: skip
     return World(

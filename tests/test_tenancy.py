@@ -42,6 +42,7 @@ import crm
 from crm import (
     analytics,
     audit,
+    collections,
     communications,
     companies,
     customer_value,
@@ -65,6 +66,7 @@ from crm.insight.leadscore import lead_scores
 from crm.models import Company, Customer, CustomerSegment, Lead
 from tests.conftest import Workspace, make_workspace
 from tests.tenancy_support import (
+    API_KEY,
     MARK,
     NO_CHANGE,
     Case,
@@ -132,6 +134,20 @@ def _own_segment(c: Ctx) -> Any:
         return None
     assert not existed
     return segment
+
+
+def _all_mine(records: list[Any], c: Ctx) -> list[Any]:
+    for record in records:
+        _mine(record, c)
+    return records
+
+
+def _own_claim(c: Ctx) -> str:
+    """B's Idempotency-Key is free in A: A's request runs (and gives its key back)."""
+    claim = idempotency.claim_request(c.actor, API_KEY, "a" * 64)
+    assert claim.mine
+    idempotency.release_request(c.actor, API_KEY)
+    return "claimed"
 
 
 def _mine(record: Any, c: Ctx) -> Any:
@@ -334,9 +350,36 @@ _REGISTRY: tuple[Case, ...] = (
     Case("once B key", ("idempotency.once",),
          lambda c, r: _mine(idempotency.once(c.actor, c.b.lead_key, Lead, lambda: _L.create_lead(
              c.actor, name="Ada Once", assigned_to_id=None, allow_duplicate=True))[0], c), "own"),
+    Case("claim_request B API key", ("idempotency.claim_request", "idempotency.release_request"),
+         lambda c, r: _own_claim(c), "own"),
+    Case("finish_request B API key", ("idempotency.finish_request",),
+         lambda c, r: idempotency.finish_request(c.actor, API_KEY, 201, "{}"), "own"),
     Case("remember B key", ("idempotency.remember",),
          lambda c, r: _mine(idempotency.remember(
              c.actor, c.b.customer_key, Customer.get_by_id(c.a_customer), NO_CHANGE), c), "own"),
+    # the JSON API's keyset pages
+    Case("collections.leads", ("collections.leads",),
+         lambda c, r: _all_mine(collections.leads(c.actor, limit=500, q=MARK), c), "own"),
+    Case("collections.leads B assignee", ("collections.leads",),
+         lambda c, r: collections.leads(c.actor, assigned_to_id=r.member), "same"),
+    Case("converted_customers B lead", ("collections.converted_customers",),
+         lambda c, r: collections.converted_customers(
+             c.actor, [Lead(id=r.lead, converted_at=utcnow())]), "same"),
+    Case("collections.customers", ("collections.customers",),
+         lambda c, r: _all_mine(collections.customers(c.actor, limit=500, q=MARK), c), "own"),
+    Case("metrics_of B customer", ("collections.metrics_of",),
+         lambda c, r: collections.metrics_of(c.actor, [Customer(id=r.customer)]), "same"),
+    Case("collections.opportunities B customer", ("collections.opportunities",),
+         lambda c, r: collections.opportunities(c.actor, customer_id=r.customer), "same"),
+    Case("collections.communications B subject", ("collections.communications",),
+         lambda c, r: collections.communications(
+             c.actor, subject_type=r.subject[0], subject_id=r.subject[1]), "same"),
+    Case("collections.follow_ups B subject", ("collections.follow_ups",),
+         lambda c, r: collections.follow_ups(
+             c.actor, subject_type=r.subject[0], subject_id=r.subject[1], status="overdue"),
+         "same"),
+    Case("collections.segments", ("collections.segments",),
+         lambda c, r: _all_mine(collections.segments(c.actor, limit=500), c), "own"),
     # tenancy helpers and the duplicate finder
     Case("fetch_member", ("tenancy.fetch_member",),
          lambda c, r: tenancy.fetch_member(c.actor, r.member)),
