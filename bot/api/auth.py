@@ -23,9 +23,10 @@ from limits import RateLimitItemPerMinute
 from limits.storage import MemoryStorage, RedisStorage
 from limits.strategies import SlidingWindowCounterRateLimiter
 
-from bot.api.core import ApiError
+from bot.api.errors import ApiError
 from crm import tokens
 from crm.acting import Actor
+from crm.models import Company
 
 log = logging.getLogger("bot.api")
 
@@ -50,9 +51,30 @@ def authenticate(header: str | None) -> Actor:
             "this token is unknown or revoked",
             headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
         )
-    from bot.api.common import company_info
-
     return dataclasses.replace(actor, tz=company_info(actor.company_id)[1])
+
+
+_COMPANIES: dict[int, tuple[float, str, str]] = {}
+
+
+def company_info(company_id: int) -> tuple[str, str]:
+    """The company's (currency, time zone), cached a minute per process: they change about
+    never, every record of every answer carries the currency, and times written without an
+    offset ("2026-02-12 14:30:00", as the original system sends them) are read in the
+    company's zone."""
+    now = time.monotonic()
+    hit = _COMPANIES.get(company_id)
+    if hit is not None and hit[0] > now:
+        return hit[1], hit[2]
+    row = (
+        Company.select(Company.currency, Company.timezone)
+        .where(Company.id == company_id)
+        .tuples()
+        .first()
+    )
+    code, tz = row if row else ("ZMW", "UTC")
+    _COMPANIES[company_id] = (now + 60.0, code, tz)
+    return code, tz
 
 
 def _build(settings: Any) -> tuple[Any, SlidingWindowCounterRateLimiter, RateLimitItemPerMinute]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated, Any
@@ -11,10 +10,11 @@ from urllib.parse import urlencode
 from flask import request
 from pydantic import Field, StringConstraints
 
+from bot.api.auth import company_info
 from bot.api.core import MAX_ID, Schema
 from crm.acting import Actor
 from crm.errors import NotFound
-from crm.models import CENT, Company, Member
+from crm.models import CENT, Member
 from crm.parsing import parse_date, parse_datetime
 from crm.parsing.money import MAX_MONEY
 
@@ -82,29 +82,6 @@ def money(value: Decimal | None) -> str | None:
     """Money as decimal text with two places: exact sums such as a weighted amount
     (amount x probability / 100) are rounded half-up to the cent for the answer."""
     return None if value is None else str(value.quantize(CENT, rounding=ROUND_HALF_UP))
-
-
-_COMPANIES: dict[int, tuple[float, str, str]] = {}
-
-
-def company_info(company_id: int) -> tuple[str, str]:
-    """The company's (currency, time zone), cached a minute per process: they change about
-    never, every record of every answer carries the currency, and times written without an
-    offset ("2026-02-12 14:30:00", as the original system sends them) are read in the
-    company's zone."""
-    now = time.monotonic()
-    hit = _COMPANIES.get(company_id)
-    if hit is not None and hit[0] > now:
-        return hit[1], hit[2]
-    row = (
-        Company.select(Company.currency, Company.timezone)
-        .where(Company.id == company_id)
-        .tuples()
-        .first()
-    )
-    code, tz = row if row else ("ZMW", "UTC")
-    _COMPANIES[company_id] = (now + 60.0, code, tz)
-    return code, tz
 
 
 def currency(actor: Actor) -> str:

@@ -39,6 +39,9 @@ from pydantic import ValidationError as PydanticError
 from pydantic.json_schema import models_json_schema
 from werkzeug.exceptions import HTTPException
 
+import bot.api.auth as auth
+import bot.api.replay as replay
+from bot.api.errors import ApiError, json_response
 from crm.acting import Actor
 from crm.db import database
 from crm.duplicates import DuplicateFound
@@ -78,37 +81,6 @@ class ErrorBody(Output):
 
 class ErrorOut(Output):
     error: ErrorBody
-
-
-class ApiError(Exception):
-    """An answer other than success, raised anywhere in the request cycle."""
-
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        message: str,
-        field: str | None = None,
-        *,
-        headers: dict[str, str] | None = None,
-        **extra: Any,
-    ) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message, self.field = status, code, message, field
-        self.headers = headers or {}
-        self.extra = extra
-
-    def response(self) -> Response:
-        body: dict[str, Any] = {"code": self.code, "message": self.message, "field": self.field}
-        body.update(self.extra)
-        return json_response({"error": body}, self.status, self.headers)
-
-
-def json_response(
-    payload: Any, status: int = 200, headers: dict[str, str] | None = None
-) -> Response:
-    text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
-    return Response(text, status, headers=headers, mimetype="application/json")
 
 
 @dataclass
@@ -304,8 +276,6 @@ def _crm_error(exc: CRMError) -> ApiError:
 
 
 def _dispatch(op: Operation, settings: Any, path: dict[str, int]) -> Response:
-    from bot.api import auth, replay
-
     for name, value in path.items():
         if not 1 <= value <= MAX_ID:
             raise ApiError(404, "not_found", f"{name} {value} not found", name)

@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from flask import Response, request
 
-from bot.api.core import ApiError
+from bot.api.errors import ApiError
 from crm import idempotency
 from crm.acting import Actor
 from crm.errors import CRMError
