@@ -378,6 +378,8 @@ def _responses(op: Operation, refs: dict[Any, Any]) -> dict[str, Any]:
     }
     for status in (*ERROR_STATUSES, 503):
         out[str(status)] = {"description": reasons[status], **content(error)}
+    # answered by gunicorn before the app sees the request, so not in the JSON shape
+    out["414"] = {"description": "request line (path and query) longer than 4094 bytes"}
     return out
 
 
