@@ -10,7 +10,8 @@ match on it is (name over email and phone over company). A typed word matches th
 is a prefix of, which on ``(company, kind, term)`` is an index range on both databases:
 ``term >= 'jan' AND term < 'jao'``. Every typed word must match (``jane acme`` finds Jane at
 Acme), and records rank by the sum of their best weight per word, an exact word counting one
-more than a prefix, newest first among equals.
+more than a prefix; among equals customers come before leads before deals (a customer is the
+relationship that exists), newest first within a kind.
 
 The index is kept by :mod:`crm.audit`: every change set that creates, updates or deletes a
 lead, customer or opportunity rewrites that record's words in the same transaction, so every
@@ -31,7 +32,7 @@ from peewee import Case, fn
 
 from crm.acting import Actor
 from crm.errors import ValidationError
-from crm.models import Customer, Lead, Opportunity, SearchTerm, TenantModel
+from crm.models import Customer, CustomerSegment, Lead, Opportunity, SearchTerm, TenantModel
 from crm.parsing import parse_int
 
 KINDS: Final[dict[str, str]] = {"lead": "l", "customer": "c", "opportunity": "o"}
@@ -223,7 +224,7 @@ def match(
     if len(words) == 1:
         ranked = _word_matches(company_id, codes, words[0])
         score = fn.MAX(SearchTerm.weight + Case(None, [(SearchTerm.term == words[0], 1)], 0))
-        query = ranked.order_by(score.desc(), SearchTerm.record_id.desc())
+        query = ranked.order_by(score.desc(), SearchTerm.kind, SearchTerm.record_id.desc())
         rows = query.limit(limit).offset(offset).tuples()
     else:
         union = _word_matches(company_id, codes, words[0])
@@ -236,7 +237,7 @@ def match(
             .from_(sub)
             .group_by(sub.c.kind, sub.c.record_id)
             .having(fn.COUNT(sub.c.record_id) == len(words))
-            .order_by(total.desc(), sub.c.record_id.desc())
+            .order_by(total.desc(), sub.c.kind, sub.c.record_id.desc())
             .limit(limit)
             .offset(offset)
             .tuples()
@@ -289,15 +290,41 @@ def find_records(
     ``text`` (see the module docstring), best match first."""
     limit = parse_int(limit, "limit", 1, MAX_PAGE)
     offset = parse_int(offset, "offset", 0)
-    unknown = [k for k in kinds if k not in KINDS]
+    unknown = [k for k in kinds if k not in KINDS and k != "segment"]
     if unknown:
         raise ValidationError("kinds", f"{unknown[0]!r} is not searchable", hint="lead, customer")
     if not isinstance(text, str) or not query_words(text):
         raise ValidationError(
             "words", "give a word of a name, email, phone or company", hint="/crm find jane acme"
         )
+    segments = _segments(actor, text) if "segment" in kinds else []
+    kinds = [k for k in kinds if k != "segment"]
+    if not kinds:
+        return segments[offset : offset + limit]
     hits = match(actor.company_id, text, kinds, limit=limit, offset=offset)
     records = records_of(actor.company_id, hits)
-    return [
+    found = [
         Found(h.kind, records[(h.kind, h.id)], h.score) for h in hits if (h.kind, h.id) in records
     ]
+    return (segments + found)[:limit] if offset == 0 else found
+
+
+MAX_SEGMENTS = 1000
+
+
+def _segments(actor: Actor, text: str) -> list[Found]:
+    """Segments by the start of a word of their name. Not indexed: a company keeps dozens
+    of segments, not thousands, so reading their names is cheaper than keeping words."""
+    words = query_words(text)
+    found = []
+    for segment in (
+        CustomerSegment.select(CustomerSegment.id, CustomerSegment.name, CustomerSegment.company)
+        .where(CustomerSegment.company == actor.company_id)
+        .order_by(CustomerSegment.id.desc())
+        .limit(MAX_SEGMENTS)
+    ):
+        have = normal_words(segment.name)
+        if all(any(h.startswith(w) for h in have) for w in words):
+            exact = sum(w in have for w in words)
+            found.append(Found("segment", segment, NAME * len(words) + exact))
+    return sorted(found, key=lambda f: -f.score)

@@ -408,6 +408,25 @@ class SlackClient:
             body, "application/x-www-form-urlencoded", timestamp=timestamp, kind=payload["type"]
         )
 
+    def suggest(
+        self, action_id: str, value: str, user: SlackUserRef, *, block_id: str = "ref"
+    ) -> Response:
+        """A type-ahead's options request (``block_suggestion``) from an open modal."""
+        return self.interact(
+            {
+                "type": "block_suggestion",
+                "user": {"id": user.id, "team_id": user.team_id, "username": user.id.lower()},
+                "team": {"id": user.team_id, "domain": user.team_domain},
+                "api_app_id": "A1",
+                "token": "legacy-verification-token",
+                "container": {"type": "view", "view_id": "V1"},
+                "action_id": action_id,
+                "block_id": block_id,
+                "value": value,
+                "view": {"id": "V1", "type": "modal", "callback_id": "m", "private_metadata": ""},
+            }
+        )
+
     def click(
         self,
         action_id: str,

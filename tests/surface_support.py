@@ -154,6 +154,12 @@ def _element_state(element: dict[str, Any], value: Any) -> dict[str, Any]:
         option = next((o for o in element["options"] if o["value"] == value), None)
         assert value is None or option is not None, f"{value!r} is not an option"
         return {"type": kind, "selected_option": option}
+    if kind == "external_select":  # a type-ahead: the member picked the option ``value``
+        option = {"text": {"type": "plain_text", "text": value}, "value": value}
+        return {"type": kind, "selected_option": option if value else None}
+    if kind == "multi_external_select":
+        chosen = [{"text": {"type": "plain_text", "text": v}, "value": v} for v in value or []]
+        return {"type": kind, "selected_options": chosen}
     if kind == "users_select":
         return {"type": kind, "selected_user": value}
     if kind == "datepicker":

@@ -35,7 +35,10 @@ __all__ = [
     "lead_modal",
     "log_modal",
     "opportunity_modal",
+    "record_option",
+    "record_select",
     "submitted_values",
+    "suggest_kinds",
 ]
 
 # callback ids of the modals (bot/listeners/views/ answers their submissions)
@@ -177,6 +180,78 @@ def user_input(block_id: str, label: str, *, initial_user: str | None, hint: str
     return _input(block_id, label, element, optional=True, hint=hint)
 
 
+# type-ahead: the kinds of record a field refers to ride in its action id (``value:lco``), so
+# the one options listener (bot/listeners/options) knows what to search without a registry
+SUGGEST_CODES = {"lead": "l", "customer": "c", "opportunity": "o", "segment": "s"}
+SUGGEST_PREFIX = f"{VALUE}:"
+SUGGEST_MIN_CHARS = 2
+OPTION_TEXT_LIMIT = 75
+
+
+def suggest_action(kinds: Sequence[str]) -> str:
+    return SUGGEST_PREFIX + "".join(SUGGEST_CODES[k] for k in kinds)
+
+
+def suggest_kinds(action_id: str) -> tuple[str, ...] | None:
+    """The kinds an options request's ``action_id`` asks for; ``None`` if it is not ours."""
+    codes = action_id.removeprefix(SUGGEST_PREFIX) if action_id.startswith(SUGGEST_PREFIX) else ""
+    by_code = {code: kind for kind, code in SUGGEST_CODES.items()}
+    if not codes or any(c not in by_code for c in codes) or len(set(codes)) != len(codes):
+        return None
+    return tuple(by_code[c] for c in codes)
+
+
+def record_option(ref: str, text: str | None = None) -> Block:
+    """An option of a type-ahead: the ref is the value (what the submission reads, exactly
+    what a member would type), the text shows ref and name."""
+    return {
+        "text": plain(truncate(text or ref, OPTION_TEXT_LIMIT), OPTION_TEXT_LIMIT),
+        "value": ref,
+    }
+
+
+def record_select(
+    block_id: str,
+    label: str,
+    kinds: Sequence[str],
+    *,
+    initial: Block | None = None,
+    initial_options: Sequence[Block] = (),
+    multi: bool = False,
+    optional: bool = False,
+    placeholder: str | None = None,
+    hint: str | None = None,
+) -> Block:
+    """An input that refers to records (SPEC 5.2): an ``external_select`` answered from
+    ``block_suggestion`` with the workspace's best matches, name and ref. ``multi`` for a
+    list of them (a campaign's customers). ``initial``: a :func:`record_option`. Usable in
+    any modal; the submission reads like a typed ref (``L12``), or a list of them."""
+    element: Block = {
+        "type": "multi_external_select" if multi else "external_select",
+        "action_id": suggest_action(kinds),
+        "min_query_length": SUGGEST_MIN_CHARS,
+        "placeholder": plain(placeholder or "Type a name, email or phone", 150),
+    }
+    if initial is not None and not multi:
+        element["initial_option"] = initial
+    if initial_options and multi:
+        element["initial_options"] = list(initial_options)
+    block: Block = {
+        "type": "input",
+        "block_id": block_id,
+        "label": plain(label, 2000),
+        "element": element,
+        "optional": optional,
+    }
+    if hint:
+        block["hint"] = plain(hint, 2000)
+    return block
+
+
+def _ref_option(ref: str | None) -> Block | None:
+    return record_option(ref) if ref else None
+
+
 def date_input(block_id: str, label: str, *, hint: str | None = None) -> Block:
     return _input(block_id, label, {"type": "datepicker"}, optional=True, hint=hint)
 
@@ -240,7 +315,7 @@ def opportunity_modal(origin: Origin, *, assignee: str | None, ref: str | None =
     """New opportunity: for exactly one customer or lead, in an open stage."""
     blocks = [
         text_input("name", "Name", placeholder="Acme renewal 2026", max_length=200),
-        text_input("ref", "Customer or lead", initial=ref, placeholder="C3 or L12", max_length=25),
+        record_select("ref", "Customer or lead", ("customer", "lead"), initial=_ref_option(ref)),
         text_input("amount", "Amount", placeholder="120k"),
         select_input("stage", "Stage", OPEN_STAGES, initial="prospecting"),
         text_input(
@@ -271,7 +346,7 @@ def log_modal(
     if note:
         blocks.append(context(note))
     blocks += [
-        text_input("ref", "On", initial=ref, placeholder="L12, C3 or O7", max_length=25),
+        record_select("ref", "On", ("lead", "customer", "opportunity"), initial=_ref_option(ref)),
         select_input("type", "Type", COMMUNICATION_TYPES, initial=type),
         select_input("direction", "Direction", _DIRECTIONS, initial=direction),
         text_input("subject", "Subject", optional=True, max_length=255),
@@ -307,7 +382,7 @@ def followup_modal(
     if note:
         blocks.append(context(note))
     blocks += [
-        text_input("ref", "On", initial=ref, placeholder="L12, C3 or O7", max_length=25),
+        record_select("ref", "On", ("lead", "customer", "opportunity"), initial=_ref_option(ref)),
         text_input("title", "Title", initial=title, placeholder="Send the quote", max_length=255),
         text_input(
             "due",
@@ -332,17 +407,20 @@ def submitted_values(view: dict[str, Any]) -> dict[str, Any]:
     found: dict[str, Any] = {}
     state = ((view or {}).get("state") or {}).get("values") or {}
     for block_id, actions in state.items():
-        element = (actions or {}).get(VALUE)
+        actions = actions or {}
+        element = actions.get(VALUE)
+        if element is None:  # a type-ahead's action id names its kinds (value:lco)
+            element = next((v for k, v in actions.items() if k.startswith(SUGGEST_PREFIX)), None)
         if not isinstance(element, dict):
             continue
         kind = element.get("type")
-        if kind == "static_select":
+        if kind in ("static_select", "external_select"):
             value = (element.get("selected_option") or {}).get("value")
         elif kind == "users_select":
             value = element.get("selected_user")
         elif kind == "datepicker":
             value = element.get("selected_date")
-        elif kind == "checkboxes":
+        elif kind in ("multi_external_select", "checkboxes"):
             value = [o.get("value") for o in element.get("selected_options") or []]
         else:
             value = element.get("value")
