@@ -57,8 +57,8 @@ def test_every_record_field_suggests_its_kinds_best_first_in_the_workspace(
     # Log and follow-up: all three kinds
     for fields in (log_fields, follow_fields):
         assert options(slack, fields["ref"], "jan", team.rep2) == [
-            f"C{cid}", f"L{lid}", f"O{oid}",
-        ]  # fmt: skip
+            f"O{oid}", f"C{cid}", f"L{lid}",
+        ]  # fmt: skip  # "Jan" is a whole word of the deal's name
         assert options(slack, fields["ref"], "initech", team.rep) == [f"L{lid}"]
     # nothing of another workspace, and nothing for text that searches nothing
     assert options(slack, log_fields["ref"], "jan", outsider) == []
