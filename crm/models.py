@@ -317,7 +317,8 @@ class SearchTerm(TenantModel):
     class Meta:
         table_name = "cms_search_terms"
         indexes = (
-            (("company", "kind", "term"), False),
+            # covering: a prefix match reads the index alone (weight and id are in it)
+            (("company", "kind", "term", "weight", "record_id"), False),
             (("company", "kind", "record_id"), False),
         )
 

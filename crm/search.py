@@ -222,10 +222,7 @@ def match(
         return []
     codes = [KINDS[k] for k in kinds]
     if len(words) == 1:
-        ranked = _word_matches(company_id, codes, words[0])
-        score = fn.MAX(SearchTerm.weight + Case(None, [(SearchTerm.term == words[0], 1)], 0))
-        query = ranked.order_by(score.desc(), SearchTerm.kind, SearchTerm.record_id.desc())
-        rows = query.limit(limit).offset(offset).tuples()
+        return _one_word(company_id, codes, words[0], limit, offset)
     else:
         union = _word_matches(company_id, codes, words[0])
         for word in words[1:]:
@@ -243,6 +240,45 @@ def match(
             .tuples()
         )
     return [Hit(_KIND_OF_CODE[code], int(rid), int(score)) for code, rid, score in rows]
+
+
+def one_word_query(company_id: int, codes: list[str], word: str) -> Any:
+    """The index rows a typed word starts, best first (``bench/suggest.py`` shows its plan)."""
+    t = SearchTerm
+    score = t.weight + Case(None, [(t.term == word, 1)], 0)
+    return (
+        t.select(t.kind, t.record_id, score)
+        .where(
+            (t.company == company_id)
+            & t.kind.in_(codes)
+            & (t.term >= word)
+            & (t.term < _upper(word))
+        )
+        .order_by(score.desc(), t.kind, t.record_id.desc())
+    )
+
+
+def _one_word(company_id: int, codes: list[str], word: str, limit: int, offset: int) -> list[Hit]:
+    """One typed word (every type-ahead keystroke): the matching index rows best first,
+    without grouping them by record. A record's best row comes before its others, so the
+    first ``limit + offset`` records met in that order are the answer; a record has a handful
+    of words, so a few times as many rows hold them (read more in the rare case they do not).
+    Sorting with a LIMIT keeps only the top rows in memory, where a GROUP BY would first
+    aggregate every match of a two-letter prefix (thousands in a big workspace)."""
+    wanted = limit + offset
+    batch = wanted * 8
+    while True:
+        rows = list(one_word_query(company_id, codes, word).limit(batch).tuples())
+        seen: dict[tuple[str, int], int] = {}
+        for code, rid, points in rows:
+            seen.setdefault((code, int(rid)), int(points))
+            if len(seen) == wanted:
+                break
+        if len(seen) == wanted or len(rows) < batch:
+            break
+        batch *= 4
+    ranked = list(seen.items())[offset:wanted]
+    return [Hit(_KIND_OF_CODE[code], rid, points) for (code, rid), points in ranked]
 
 
 def matching_ids(company_id: int, kind: str, word: str, weight: int) -> Any:

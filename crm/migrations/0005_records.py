@@ -44,7 +44,7 @@ def up(migrator, db):
         class Meta:
             database = db
             table_name = 'cms_search_terms'
-            indexes = ((('company', 'kind', 'term'), False), (('company', 'kind', 'record_id'), False))
+            indexes = ((('company', 'kind', 'term', 'weight', 'record_id'), False), (('company', 'kind', 'record_id'), False))
     db.create_tables([SearchTerm])
 
 
