@@ -419,6 +419,13 @@ COMMANDS: tuple[CommandSpec, ...] = (
         options=("currency", "tiers", "timezone", "region", "discount"),
     ),
     CommandSpec("audit", "", "/crm audit <ref>", "the history of a record", args=(_REF_ARG,)),
+    CommandSpec(
+        "edit",
+        "",
+        "/crm edit <ref>",
+        "opens the record's edit form, filled in (also the Edit button on every card)",
+        args=(_REF_ARG,),
+    ),
     # finding records
     CommandSpec(
         "find",

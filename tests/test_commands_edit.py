@@ -15,8 +15,10 @@ from bot.blocks.followups import weekly_digest_blocks
 from crm import digests
 from crm.clock import utcnow
 from crm.models import AuditLog, Customer, CustomerSegment, FollowUp, Lead, Opportunity
-from tests.e2e_support import SlackClient
-from tests.records_support import Team, ask, click, ref_in, text_of, undo_id, warned
+from tests.e2e_support import Site, SlackClient, SlackUserRef
+from tests.records_support import Team, ask, buttons, click, ref_in, text_of, undo_id, warned
+from tests.surface_support import buttons as form_buttons
+from tests.surface_support import closed, field_errors, opened_view, submit, wait_calls
 
 pytestmark = pytest.mark.slow
 pytest_plugins = ("tests.records_fixtures",)
@@ -186,3 +188,76 @@ def test_set_in_another_workspace_is_not_found(slack: SlackClient, team: Team, o
     lid = ref_in(ask(slack, 'lead add "Jane Doe"', team.rep), "L")
     assert "not found" in warned(ask(slack, f"lead set L{lid} value=1", outsider))
     assert Lead.get_by_id(lid).estimated_value is None
+
+
+# --- the edit modals: /crm edit and the Edit button ------------------------------------------
+
+
+def edit_form(slack: SlackClient, site: Site, ref: str, user: SlackUserRef, n: int) -> dict:  # type: ignore[type-arg]
+    r = slack.command(f"edit {ref}", user)
+    assert r.status == 200 and not r.body, r.text
+    return opened_view(site.fake, user, n)
+
+
+def receipt_undo(site: Site, user: SlackUserRef, n: int) -> str:
+    (call,) = wait_calls(site.fake, "chat.postEphemeral", user, n)[n - 1 : n]
+    (undo,) = form_buttons(call.args["blocks"], "undo")
+    return str(undo["value"])
+
+
+@pytest.mark.parametrize(
+    ("kind", "create", "field", "typed", "check", "bad"),
+    [
+        ("L", 'lead add "Jane Doe" value=50k', "value", "60k",
+         lambda r: Lead.get_by_id(r).estimated_value == 60000, ("prob", "140")),
+        ("O", 'opp add "Deal" lead={lead} amount=10k', "amount", "12k",
+         lambda r: Opportunity.get_by_id(r).amount == 12000, ("amount", "12x")),
+        ("C", 'customer add "Acme Ltd"', "industry", "retail",
+         lambda r: Customer.get_by_id(r).industry == "retail", ("email", "nope")),
+        ("F", 'followup {lead} "Call back" due=tomorrow', "title", "Call back soon",
+         lambda r: FollowUp.get_by_id(r).title == "Call back soon", ("due", "someday")),
+        ("S", 'segment add "Gold" tier=gold', "criteria", "tier=silver",
+         lambda r: CustomerSegment.get_by_id(r).criteria == {"tier": ["silver"]},
+         ("criteria", "colour=red")),
+    ],
+)  # fmt: skip
+def test_edit_modal_per_kind(  # type: ignore[no-untyped-def]
+    slack: SlackClient, site: Site, team: Team, kind, create, field, typed, check, bad
+) -> None:
+    lead = ref_in(ask(slack, 'lead add "Lead Owner"', team.rep), "L")
+    author = team.admin if kind == "S" else team.rep
+    rid = ref_in(ask(slack, create.format(lead=f"L{lead}"), author), kind)
+    ref = f"{kind}{rid}"
+    form = edit_form(slack, site, ref, author, 1)
+    assert form["callback_id"] == f"edit:{ref}"
+    filled = {b["block_id"]: b["element"] for b in form["blocks"] if b["type"] == "input"}
+    assert field in filled
+
+    # a bad value: refused on its field, nothing changes
+    bad_field, bad_value = bad
+    if bad_value is not None:
+        errors = field_errors(submit(slack, form, author, {bad_field: bad_value}))
+        assert list(errors) == [bad_field], errors
+        assert not check(rid)
+
+    closed(submit(slack, form, author, {field: typed}))
+    assert check(rid)
+    change_id = receipt_undo(site, author, 1)
+    entity = {"L": "lead", "O": "opportunity", "C": "customer", "F": "followup", "S": "segment"}
+    row = AuditLog.get((AuditLog.change_id == change_id) & (AuditLog.entity_type == entity[kind]))
+    assert row.action == "update" and row.changes  # before and after of what changed
+    assert "Undone" in text_of(click(slack, "undo", change_id, author))
+    assert not check(rid)
+
+    # the Edit button on the card opens the same form
+    if kind != "F":  # follow-ups have no card of their own: /crm edit F9
+        noun = {"L": "lead", "O": "opp", "C": "customer", "S": "segment"}[kind]
+        card = ask(slack, f"{noun} {ref}", author)
+        (edit,) = buttons(card, "edit_record")
+        assert edit["value"] == ref
+        slack.click("edit_record", ref, author, response_url=site.fake.response_url("e"))
+        assert opened_view(site.fake, author, 2)["callback_id"] == f"edit:{ref}"
+
+    # another rep (for segments: a rep at all) is refused with the role named
+    refused = warned(ask(slack, f"edit {ref}", team.rep2))
+    assert "your role is rep" in refused

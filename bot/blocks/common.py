@@ -125,6 +125,14 @@ def error_message(message: str, *, usage: tuple[str, ...] | list[str] = ()) -> l
     return blocks
 
 
+EDIT_ACTION = "edit_record"  # the Edit button on every card (value: the ref)
+
+
+def edit_button(ref: str) -> Block:
+    """Opens the record's edit modal (bot/listeners/actions/edit.py)."""
+    return button("Edit", EDIT_ACTION, ref)
+
+
 def receipt(ref_label: str, title: str, change_id: str, *, verb: str = "Created") -> list[Block]:
     """The answer to every write made from Slack: names the record and offers Undo
     (SPEC 5.1: valid for 10 minutes, reverts exactly that change)."""

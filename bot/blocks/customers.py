@@ -8,6 +8,7 @@ from bot.blocks.common import (
     actions,
     button,
     context,
+    edit_button,
     escape,
     fields_section,
     section,
@@ -53,7 +54,10 @@ def customer_card(card: Card, currency: str) -> list[Block]:
             last += f" ({metric.days_since_last_purchase} days ago)"
         average = format_money(metric.average_order_value, currency)
     blocks: list[Block] = [
-        section(f"{_TIER_ICONS.get(tier, '')} *{card.ref}* {escape(customer.name)}"),
+        section(
+            f"{_TIER_ICONS.get(tier, '')} *{card.ref}* {escape(customer.name)}",
+            accessory=edit_button(card.ref),
+        ),
         fields_section(
             [
                 ("Lifetime value", ltv),

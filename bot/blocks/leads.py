@@ -5,7 +5,7 @@ Pure functions of a :class:`crm.cards.Card` (or a lead plus the people map): no 
 
 from __future__ import annotations
 
-from bot.blocks.common import Block, button, context, escape, fields_section, section
+from bot.blocks.common import Block, button, context, edit_button, escape, fields_section, section
 from bot.blocks.followups import when
 from bot.blocks.insight import lead_score_blocks
 from bot.blocks.lists import Row, activity_blocks, person
@@ -43,7 +43,7 @@ def lead_card(card: Card, currency: str) -> list[Block]:
     lead: Lead = card.record
     icon = _STATUS_ICONS.get(lead.status, "")
     blocks: list[Block] = [
-        section(f"{icon} *{card.ref}* {escape(lead.name)}"),
+        section(f"{icon} *{card.ref}* {escape(lead.name)}", accessory=edit_button(card.ref)),
         fields_section(
             [
                 ("Status", lead.status),

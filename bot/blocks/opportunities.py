@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from bot.blocks.common import Block, actions, button, escape, fields_section, section
+from bot.blocks.common import Block, actions, button, edit_button, escape, fields_section, section
 from bot.blocks.leads import OPEN_RECORD
 from bot.blocks.lists import Row, activity_blocks, person
 from crm.cards import Card
@@ -73,7 +73,7 @@ def opportunity_card(card: Card, currency: str) -> list[Block]:
         pairs.append(("Closed on", str(opp.actual_close_date)))
     whom, open_button = _of(card)
     blocks: list[Block] = [
-        section(f":moneybag: *{card.ref}* {escape(opp.name)}"),
+        section(f":moneybag: *{card.ref}* {escape(opp.name)}", accessory=edit_button(card.ref)),
         fields_section(pairs),
         section(f"*For* {whom}", accessory=open_button),
     ]

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from bot.blocks.common import Block, context, escape, fields_section, receipt, section
+from bot.blocks.common import Block, context, edit_button, escape, fields_section, receipt, section
 from crm.models import CustomerSegment
 from crm.parsing import format_money
 from crm.segments import SampleCustomer
@@ -92,7 +92,9 @@ def segment_blocks(
 ) -> list[Block]:
     label = ref_label("segment", segment.id)
     blocks: list[Block] = [
-        section(f":busts_in_silhouette: *{label}* {escape(segment.name)}"),
+        section(
+            f":busts_in_silhouette: *{label}* {escape(segment.name)}", accessory=edit_button(label)
+        ),
         fields_section(
             [
                 ("Criteria", f"`{escape(criteria_text(segment.criteria))}`"),

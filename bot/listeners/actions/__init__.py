@@ -10,6 +10,7 @@ from slack_bolt import App
 from bot.listeners.actions import (
     audit,
     duplicates,
+    edit,
     followups,
     pages,
     pipeline,
@@ -25,6 +26,7 @@ MODULES: tuple[ModuleType, ...] = (
     pages,
     pipeline,
     audit,
+    edit,
 )
 
 

@@ -13,6 +13,7 @@ from bot.blocks.modals import (
 )
 from bot.grammar import Command
 from bot.listeners.commands.crm import CommandContext, Reply, handles
+from bot.listeners.views.edit import edit_view
 from crm.acting import Actor
 from crm.errors import ValidationError
 
@@ -46,3 +47,10 @@ def log_communication(cmd: Command, actor: Actor, ctx: CommandContext) -> Reply:
 @handles("followup", "")
 def new_follow_up(cmd: Command, actor: Actor, ctx: CommandContext) -> Reply:
     return _open(ctx, followup_modal(_origin(ctx), assignee=ctx.user_id))
+
+
+@handles("edit")
+def edit_record(cmd: Command, actor: Actor, ctx: CommandContext) -> Reply:
+    """``/crm edit L12``: the record's edit modal, filled in (refused here, with the role it
+    needs, when the caller may not change it)."""
+    return _open(ctx, edit_view(actor, cmd.args["ref"], _origin(ctx)))
