@@ -377,6 +377,11 @@ _ENVELOPE: dict[str, Any] = {
             "team": _OPT_STR,
             "message": {"type": ["object", "null"]},
             "previous_message": {"type": ["object", "null"]},
+            # Workflow Builder steps (function_executed)
+            "function": {"type": ["object", "null"]},
+            "inputs": {"type": ["object", "null"]},
+            "function_execution_id": _OPT_STR,
+            "bot_access_token": _OPT_STR,
         },
         "required": ["type"],
     },

@@ -66,9 +66,9 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.listeners import actions, commands, events, options, shortcuts, views
+from bot.listeners import actions, commands, events, functions, options, shortcuts, views
 
 
 def register_all(app: App) -> None:
-    for package in (commands, actions, options, shortcuts, views, events):
+    for package in (commands, actions, options, shortcuts, views, events, functions):
         package.register(app)
