@@ -308,6 +308,14 @@ COMMANDS: tuple[CommandSpec, ...] = (
         options=("period",),
     ),
     CommandSpec(
+        "pipeline",
+        "winloss",
+        "/crm pipeline winloss [mine|@user|team] [period=90d]",
+        "win rate by member and by lead source, and the top loss reasons",
+        args=(Arg("who", required=False, choices=_WHO, kinds=USER),),
+        options=("period",),
+    ),
+    CommandSpec(
         "insight",
         "",
         "/crm insight",

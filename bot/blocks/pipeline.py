@@ -20,7 +20,7 @@ from bot.blocks.common import (
     fields_section,
     section,
 )
-from crm.analytics import PipelineSummary, Velocity, WinLoss
+from crm.analytics import GroupStats, PipelineSummary, Velocity, WinLoss
 from crm.parsing import format_money
 
 __all__ = [
@@ -157,3 +157,55 @@ def chart_note(
         f":warning: The chart could not be uploaded ({escape(error or 'unknown error')}); "
         f"here it is as text:\n{text_bars(summary)}"
     )
+
+
+def _group_line(stats: GroupStats, name: str, currency: str) -> str:
+    return (
+        f"• {name}: {_percent(stats.win_rate_count)} by count · "
+        f"{_percent(stats.win_rate_value)} by value · won {stats.won_count} "
+        f"({_money(stats.won_amount, currency)}) · lost {stats.lost_count} "
+        f"({_money(stats.lost_amount, currency)})"
+    )
+
+
+def winloss_blocks(
+    title: str, outcome: WinLoss, people: dict[int, str], currency: str
+) -> list[Block]:
+    """``/crm pipeline winloss``: the deals closed in the period, by member (as mentions) and
+    by lead source, the top loss reasons and the average cycle of each outcome."""
+    total = outcome.total
+    blocks: list[Block] = [
+        section(
+            f":trophy: *{title} deals won and lost* · last {outcome.period_days} days\n"
+            + _group_line(total, "Everyone", currency).removeprefix("• ")
+        ),
+    ]
+    if not (total.won_count or total.lost_count):
+        blocks.append(context("No deal was won or lost in this period."))
+        return blocks
+    members = [
+        _group_line(
+            g,
+            f"<@{people[g.key]}>" if isinstance(g.key, int) and g.key in people else "unassigned",
+            currency,
+        )
+        for g in outcome.by_member
+    ]
+    blocks.append(section("*By member*\n" + "\n".join(members[:20])))
+    sources = [
+        _group_line(g, escape(str(g.label).replace("_", " ")), currency) for g in outcome.by_source
+    ]
+    blocks.append(section("*By lead source*\n" + "\n".join(sources[:20])))
+    if outcome.top_loss_reasons:
+        lines = [
+            f"{n}. {escape(r.reason[:80])}: {_deals(r.count)} · {_money(r.amount, currency)}"
+            for n, r in enumerate(outcome.top_loss_reasons, start=1)
+        ]
+        blocks.append(section("*Top loss reasons*\n" + "\n".join(lines)))
+    blocks.append(
+        context(
+            f"Average cycle: won {_days(outcome.avg_cycle_days_won)} · "
+            f"lost {_days(outcome.avg_cycle_days_lost)} · amounts in {currency}"
+        )
+    )
+    return blocks

@@ -24,13 +24,20 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.blocks.common import Block, ephemeral
-from bot.blocks.pipeline import chart_note, pipeline_blocks, pipeline_text, stage_name
+from bot.blocks.pipeline import (
+    chart_note,
+    pipeline_blocks,
+    pipeline_text,
+    stage_name,
+    winloss_blocks,
+)
 from bot.grammar import Command
 from bot.listeners.commands.crm import CommandContext, Reply, handles
 from bot.listeners.commands.values import member_id
 from crm import permissions
 from crm.acting import Actor
 from crm.analytics import PipelineSummary, Velocity, WinLoss, pipeline_summary, velocity, win_loss
+from crm.cards import people_of
 from crm.errors import ValidationError
 from crm.models import Member
 from crm.parsing import parse_period
@@ -215,3 +222,17 @@ def pipeline(cmd: Command, actor: Actor, ctx: CommandContext) -> Reply:
     )
     message = render(actor, analysis, currency, public=False, share=scope, note=note)
     return ephemeral(message["blocks"], message["text"])
+
+
+@handles("pipeline", "winloss")
+def winloss(cmd: Command, actor: Actor, ctx: CommandContext) -> Reply:
+    """Win/loss of the caller's deals, a member's or the team's (SPEC 7), with members named."""
+    scope = parse_scope(cmd, actor, ctx)
+    outcome = win_loss(
+        actor, member_id=scope.member_id, team=scope.team, period_days=scope.period_days
+    )
+    people = people_of(actor, {g.key for g in outcome.by_member if isinstance(g.key, int)})
+    summary = pipeline_summary(actor, member_id=scope.member_id, team=scope.team)
+    title, _ = titles(actor, summary, public=False)
+    blocks = winloss_blocks(title.replace(" pipeline", ""), outcome, people, ctx.company.currency)
+    return ephemeral(blocks, f"{title}: won and lost in the last {outcome.period_days} days")
