@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from peewee import JOIN, IntegrityError, fn
@@ -28,6 +29,7 @@ from crm.clock import to_local
 from crm.db import database
 from crm.models import (
     OPEN_STAGES,
+    AuditLog,
     CloseDateChange,
     Company,
     Customer,
@@ -47,6 +49,7 @@ __all__ = [
     "DailyDigest",
     "DigestItem",
     "Occasion",
+    "StageWeek",
     "WeeklyDigest",
     "claim_occasion",
     "companies_due_weekly_digest",
@@ -97,6 +100,19 @@ class DailyDigest:
 
 
 @dataclass(frozen=True)
+class StageWeek:
+    """One open stage's totals now and as they stood a week ago (count, amount, weighted)."""
+
+    stage: str
+    count: int
+    amount: Decimal
+    weighted: Decimal
+    count_before: int
+    amount_before: Decimal
+    weighted_before: Decimal
+
+
+@dataclass(frozen=True)
 class WeeklyDigest:
     company_id: int
     currency: str
@@ -108,6 +124,8 @@ class WeeklyDigest:
     stale: list[dict[str, object]] = field(default_factory=list)
     overdue_by_rep: list[dict[str, object]] = field(default_factory=list)
     slipping_customers: list[dict[str, object]] = field(default_factory=list)  # SPEC 13
+    # open pipeline per stage now and a week ago (StageWeek rows, OPEN_STAGES order)
+    stages: list[StageWeek] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
@@ -339,6 +357,7 @@ def weekly_digest(company_id: int, now: datetime) -> WeeklyDigest:
         .tuples()
     ]
     return WeeklyDigest(
+        stages=stage_weeks(company_id, since),
         company_id=company_id,
         currency=company.currency,
         week=f"{year}-W{week:02d}",
@@ -350,6 +369,87 @@ def weekly_digest(company_id: int, now: datetime) -> WeeklyDigest:
         overdue_by_rep=overdue,
         slipping_customers=slipping,
     )
+
+
+def stage_weeks(company_id: int, since: datetime) -> list[StageWeek]:
+    """The open pipeline per stage now and at ``since``, the second rebuilt from history:
+    a deal's stage then is the ``from`` of its first stage move after ``since``, its amount
+    and probability the "before" of its first audited change of them after ``since``; deals
+    created after ``since`` did not exist then. Reads the deals open now or touched this
+    week, and this week's history only."""
+    opp = Opportunity
+    rows = list(
+        opp.select(opp.id, opp.stage, opp.amount, opp.probability, opp.created_at)
+        .where(
+            (opp.company == company_id) & (opp.stage.in_(OPEN_STAGES) | (opp.updated_at >= since))
+        )
+        .tuples()
+    )
+    ids = [r[0] for r in rows]
+    first_stage: dict[int, str | None] = {}
+    first_value: dict[tuple[int, str], object] = {}
+    for chunk in range(0, len(ids), 500):
+        part = ids[chunk : chunk + 500]
+        for entity_id, from_stage in (
+            StageChange.select(StageChange.entity_id, StageChange.from_stage)
+            .where(
+                (StageChange.company == company_id)
+                & (StageChange.entity_type == "opportunity")
+                & StageChange.entity_id.in_(part)
+                & (StageChange.changed_at > since)
+            )
+            .order_by(StageChange.changed_at, StageChange.id)
+            .tuples()
+        ):
+            first_stage.setdefault(entity_id, from_stage)
+        for entity_id, changes in (
+            AuditLog.select(AuditLog.entity_id, AuditLog.changes)
+            .where(
+                (AuditLog.company == company_id)
+                & (AuditLog.entity_type == "opportunity")
+                & AuditLog.entity_id.in_(part)
+                & (AuditLog.created_at > since)
+                & (AuditLog.action != "create")
+            )
+            .order_by(AuditLog.id)
+            .tuples()
+        ):
+            for name in ("amount", "probability"):
+                if isinstance(changes, dict) and name in changes:
+                    first_value.setdefault((entity_id, name), changes[name][0])
+    now: dict[str, list[Decimal]] = {s: [Decimal(0), Decimal(0), Decimal(0)] for s in OPEN_STAGES}
+    then: dict[str, list[Decimal]] = {s: [Decimal(0), Decimal(0), Decimal(0)] for s in OPEN_STAGES}
+    for oid, stage, amount, probability, created_at in rows:
+        amount = Decimal(amount or 0)
+        if stage in now:
+            _add(now[stage], amount, probability)
+        if created_at > since:
+            continue
+        stage_then = first_stage.get(oid, stage)
+        if stage_then not in then:
+            continue
+        was_amount = first_value.get((oid, "amount"), amount)
+        was_prob = first_value.get((oid, "probability"), probability)
+        _add(then[stage_then], Decimal(str(was_amount or 0)), int(was_prob or 0))  # type: ignore[call-overload]
+    cent = Decimal("0.01")
+    return [
+        StageWeek(
+            s,
+            int(now[s][0]),
+            now[s][1],
+            (now[s][2] / 100).quantize(cent),
+            int(then[s][0]),
+            then[s][1],
+            (then[s][2] / 100).quantize(cent),
+        )
+        for s in OPEN_STAGES
+    ]
+
+
+def _add(totals: list[Decimal], amount: Decimal, probability: int | None) -> None:
+    totals[0] += 1
+    totals[1] += amount
+    totals[2] += amount * (probability or 0)
 
 
 def _moved_close_dates(

@@ -34,3 +34,17 @@ def test_winloss_by_member_source_and_reason(slack: SlackClient, team: Team) -> 
     mine = text_of(ask(slack, "pipeline winloss", team.rep2))
     assert "Your deals won and lost" in mine and "won 0 (K0) · lost 1 (K20,000)" in mine
     assert "team" in warned(ask(slack, f"pipeline winloss <@{team.rep.id}>", team.rep2))
+
+
+def test_customer_card_shows_every_lifetime_value_figure(slack: SlackClient, team: Team) -> None:
+    cid = ref_in(ask(slack, 'customer add "Figures Ltd"', team.rep), "C")
+    ask(slack, f"order C{cid} amount=30k cost=12k date=2026-01-10", team.rep)
+    ask(slack, f"order C{cid} amount=10k cost=4k", team.rep)
+    card = text_of(ask(slack, f"customer C{cid}", team.rep))
+    # rule 3: revenue 40,000; profit 40,000 - 16,000 = 24,000; margin 60%; AOV 20,000
+    for figure in (
+        "*Lifetime value*\nK40,000", "*Tier*\nsilver", "*Churn risk*\nlow",
+        "*Total revenue*\nK40,000", "*Total profit*\nK24,000", "*Profit margin*\n60.0%",
+        "*Average order*\nK20,000", "orders a month", "*First purchase*", "days ago",
+    ):  # fmt: skip
+        assert figure in card, (figure, card)

@@ -19,7 +19,7 @@ from bot.blocks.leads import OPEN_RECORD, related_blocks
 from bot.blocks.lists import person
 from crm.cards import Card
 from crm.duplicates import DuplicateFound
-from crm.models import NO_METRICS_TIER, Customer
+from crm.models import NO_METRICS_TIER, Customer, CustomerMetric
 from crm.parsing import format_money
 from crm.tenancy import ref_label
 
@@ -72,6 +72,8 @@ def customer_card(card: Card, currency: str) -> list[Block]:
             ]
         ),
     ]
+    if metric is not None and orders:
+        blocks.append(value_fields(metric, currency))
     blocks += customer_outlook_blocks(card.insight, currency)
     notes = []
     if customer.industry:
@@ -91,6 +93,23 @@ def customer_card(card: Card, currency: str) -> list[Block]:
             )
         )
     return blocks + related_blocks(card, currency)
+
+
+def value_fields(metric: CustomerMetric, currency: str) -> Block:
+    """The rest of rule 3's figures (lifetime value, tier, churn risk, last purchase and the
+    average order are in the card's first fields)."""
+    margin = "—" if metric.profit_margin is None else f"{metric.profit_margin:.1f}%"
+    first = when(metric.first_purchase_at, "{date_short}") if metric.first_purchase_at else "—"
+    return fields_section(
+        [
+            ("Total revenue", format_money(metric.total_revenue, currency)),
+            ("Total profit", format_money(metric.total_profit, currency)),
+            ("Profit margin", margin),
+            ("Purchase frequency", f"{metric.purchase_frequency:.2f} orders a month"),
+            ("First purchase", first),
+            ("Average order", format_money(metric.average_order_value, currency)),
+        ]
+    )
 
 
 def duplicate_blocks(dup: DuplicateFound, again: str | None) -> list[Block]:

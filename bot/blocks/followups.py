@@ -202,9 +202,44 @@ def _slip(deal: dict[str, object]) -> str:
     return f"close date {deal['expected_close_date']} passed"
 
 
+def _change(now: Decimal, before: Decimal, currency: str) -> str:
+    delta = now - before
+    if not delta:
+        return "no change"
+    sign = "+" if delta > 0 else "−"
+    return f"{sign}{_money(abs(delta), currency)}"
+
+
+def stage_week_text(digest: WeeklyDigest) -> str:
+    """Open deals per stage with their weighted value, and the change since last week."""
+    lines = ["*Open pipeline* (change since last week)"]
+    total = [0, Decimal(0), Decimal(0), 0, Decimal(0), Decimal(0)]
+    for s in digest.stages:
+        values = (s.count, s.amount, s.weighted, s.count_before, s.amount_before, s.weighted_before)
+        total = [a + b for a, b in zip(total, values, strict=True)]
+        if s.count or s.count_before:
+            lines.append(_stage_line(s.stage.replace("_", " ").capitalize(), values, digest))
+    lines.append(_stage_line("*Total*", tuple(total), digest))
+    return "\n".join(lines)
+
+
+def _stage_line(label: str, v: tuple, digest: WeeklyDigest) -> str:  # type: ignore[type-arg]
+    count, amount, weighted, count_before, amount_before, weighted_before = v
+    moved = count - count_before
+    deals = f"{count} deal{'s' if count != 1 else ''}" + (f" ({moved:+d})" if moved else "")
+    return (
+        f"• {label}: {deals} · {_money(amount, digest.currency)} "
+        f"({_change(amount, amount_before, digest.currency)}) · weighted "
+        f"{_money(weighted, digest.currency)} "
+        f"({_change(weighted, weighted_before, digest.currency)})"
+    )
+
+
 def weekly_digest_blocks(digest: WeeklyDigest) -> list[Block]:
     """The Monday pipeline digest for the company's channel."""
     blocks: list[Block] = [header(f"Pipeline week {digest.week}")]
+    if any(s.count or s.count_before for s in digest.stages):
+        blocks.append(section(stage_week_text(digest)))
     if digest.empty:
         blocks.append(
             section("A quiet week: no stage moves, no slipped or stale deals, nothing overdue.")
