@@ -261,3 +261,22 @@ def test_edit_modal_per_kind(  # type: ignore[no-untyped-def]
     # another rep (for segments: a rep at all) is refused with the role named
     refused = warned(ask(slack, f"edit {ref}", team.rep2))
     assert "your role is rep" in refused
+
+
+def test_edit_opportunity_moves_it_to_another_customer_with_the_type_ahead(
+    slack: SlackClient, site: Site, team: Team
+) -> None:
+    lid = ref_in(ask(slack, 'lead add "Lead Buyer"', team.rep), "L")
+    cid = ref_in(ask(slack, 'customer add "Zebra Buyer Ltd"', team.rep), "C")
+    oid = ref_in(ask(slack, f'opp add "Deal" lead=L{lid} amount=10k', team.rep), "O")
+    form = edit_form(slack, site, f"O{oid}", team.rep, 1)
+    (field,) = [b for b in form["blocks"] if b.get("block_id") == "for"]
+    assert field["element"]["type"] == "external_select"
+    assert field["element"]["initial_option"]["value"] == f"L{lid}"
+    suggested = slack.suggest(field["element"]["action_id"], "zebra", team.rep).json()
+    assert [o["value"] for o in suggested["options"]] == [f"C{cid}"]
+    closed(submit(slack, form, team.rep, {"for": f"C{cid}"}))
+    opp = Opportunity.get_by_id(oid)
+    assert (opp.customer_id, opp.lead_id) == (cid, lid)
+    errors = field_errors(submit(slack, form, team.rep, {"for": "F1"}))
+    assert list(errors) == ["for"]

@@ -16,6 +16,8 @@ from bot.blocks.common import Block, plain
 from bot.blocks.modals import (
     Origin,
     modal,
+    record_option,
+    record_select,
     select_input,
     text_input,
     user_input,
@@ -98,8 +100,21 @@ def edit_fields(kind: str, record: Any, *, assignee: str | None, tz: str) -> lis
             _assign(assignee),
         ]
     if kind == "opportunity":
+        whose = (
+            ref_label("customer", record.customer_id)
+            if record.customer_id
+            else ref_label("lead", record.lead_id)
+            if record.lead_id
+            else None
+        )
         blocks = [
             text_input("name", "Name", initial=record.name, max_length=200),
+            record_select(
+                "for",
+                "For (customer or lead)",
+                ("customer", "lead"),
+                initial=record_option(whose) if whose else None,
+            ),
             text_input("amount", "Amount", initial=_amount(record.amount), placeholder="120k"),
         ]
         if record.stage in OPEN_STAGES:

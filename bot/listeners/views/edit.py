@@ -35,6 +35,7 @@ from crm.tenancy import fetch, ref_label
 EDIT_KINDS = ("lead", "opportunity", "customer", "followup", "segment")
 _MODELS: dict[str, Any] = {**MODELS, "followup": FollowUp, "segment": CustomerSegment}
 _FIRST = {"followup": "title"}
+_RELATIONS = {"customer": "for", "lead": "for", "customer_id": "for", "lead_id": "for"}
 
 
 def edit_view(actor: Actor, ref_text: str, origin: Origin) -> dict[str, Any]:
@@ -62,6 +63,12 @@ def _apply(kind: str, record_id: int, changed: dict[str, Any], actor: Actor, ctx
     editable = EDITABLE[kind]
     with as_typed(editable.typed()):
         fields = {}
+        if kind == "opportunity" and "for" in changed:  # the type-ahead of its customer/lead
+            whose = parse_ref(changed.pop("for") or "", "for", kinds=("customer", "lead"))
+            if whose.kind == "customer":
+                fields["customer_id"] = whose.id
+            else:  # a deal for a lead has no customer yet
+                fields.update(lead_id=whose.id, customer_id=None)
         for option, value in changed.items():
             field, parse = editable.options[option]
             fields[field] = parse((value or "").strip(), option, actor, ctx)
@@ -92,11 +99,11 @@ def submit(ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClie
             return
         record = _apply(ref.kind, ref.id, changed, actor, ctx)
     except ValidationError as e:
-        ack(response_action="errors", errors=errors_for(e, block_ids, block_ids[0], {}))
+        ack(response_action="errors", errors=errors_for(e, block_ids, block_ids[0], _RELATIONS))
         return
     except CRMError as e:
         first = _FIRST.get(ref.kind, "name")
-        ack(response_action="errors", errors=errors_for(e, block_ids, first, {}))
+        ack(response_action="errors", errors=errors_for(e, block_ids, first, _RELATIONS))
         return
     ack()
     change_id = getattr(record, "change_id", None)
