@@ -29,6 +29,7 @@ from crm.models import (
     Opportunity,
 )
 from crm.parsing import parse_date, parse_datetime, parse_text
+from crm.sql_cache import Statement
 
 __all__ = [
     "communications",
@@ -52,6 +53,30 @@ def _search(text: str | None) -> str | None:
     return parse_text(text, "q", 200) if text is not None else None
 
 
+def _lead_page(
+    company_id: int,
+    after: int | None,
+    limit: int,
+    status: str | None,
+    source: str | None,
+    assigned_to_id: int | None,
+) -> ModelSelect:
+    where = Lead.company == company_id
+    if after is not None:
+        where &= Lead.id > after
+    if status is not None:
+        where &= Lead.status == status
+    if source is not None:
+        where &= Lead.source == source
+    if assigned_to_id is not None:
+        where &= Lead.assigned_to == assigned_to_id
+    return Lead.select().where(where).order_by(Lead.id).limit(limit)
+
+
+# the integrations' most frequent call: rendered once per filter combination (crm.sql_cache)
+_LEAD_PAGE = Statement(_lead_page)
+
+
 def leads(
     actor: Actor,
     *,
@@ -63,6 +88,16 @@ def leads(
     updated_since: str | None = None,
     q: str | None = None,
 ) -> list[Lead]:
+    if updated_since is None and q is None:
+        return _LEAD_PAGE.models(
+            Lead,
+            company_id=actor.company_id,
+            after=after,
+            limit=limit + 1,
+            status=status,
+            source=source,
+            assigned_to_id=assigned_to_id,
+        )
     where = Lead.company == actor.company_id
     if status is not None:
         where &= Lead.status == status
