@@ -32,7 +32,7 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from peewee import JOIN, Expression, fn
+from peewee import JOIN, Case, Expression, fn
 
 from crm.errors import ValidationError
 from crm.models import SUBJECT_MODELS, FollowUp, Member
@@ -47,10 +47,12 @@ __all__ = [
     "Claim",
     "DueReminder",
     "claim_reminder",
+    "claim_reminders",
     "due_reminders",
     "is_waking_hour",
     "record_failed",
     "record_sent",
+    "record_sent_many",
     "release_claim",
     "snooze_until",
 ]
@@ -180,14 +182,56 @@ def claim_reminder(
     )
     if won != 1:
         return None
+    return _claim_of(row, now)
+
+
+def claim_reminders(
+    follow_up_ids: list[int], now: datetime, *, claim_timeout: timedelta = CLAIM_TIMEOUT
+) -> list[Claim]:
+    """Claim the reminders of a batch at once: the claims won, in the order asked.
+
+    Two statements for the whole batch instead of two per reminder (on PostgreSQL the
+    round trips were a third of a worker's time per reminder): one read of the rows with
+    what the DMs show, and one ``UPDATE ... RETURNING`` that claims every row still eligible
+    and unclaimed *at the moment it runs*. That condition is the compare-and-set: of two
+    senders holding the same ids, each row goes to exactly one (the second's UPDATE finds it
+    claimed). A claim taken over from a stale one counts as ``recovered`` when the read saw
+    the stale claim; should the row have been released in between, the sender merely looks
+    for a message that was never posted before posting it.
+    """
+    if not follow_up_ids:
+        return []
+    now = _second(now)
+    query = _claim_query(None, now, claim_timeout).where(FollowUp.id.in_(follow_up_ids))
+    rows = {row.id: row for row in query.objects() if is_waking_hour(now, row.tz)}
+    if not rows:
+        return []
+    won = (
+        FollowUp.update(reminder_claimed_at=now)
+        .where(
+            FollowUp.id.in_(list(rows))
+            & _eligible(now)
+            & _unclaimed(now, claim_timeout)
+            & FollowUp.status.in_(OPEN_STATUSES)
+        )
+        .returning(FollowUp.id)
+        .tuples()
+    )
+    claimed = {follow_up_id for (follow_up_id,) in won.execute()}
+    return [_claim_of(rows[i], now) for i in dict.fromkeys(follow_up_ids) if i in claimed]
+
+
+def _claim_of(row: FollowUp, now: datetime) -> Claim:
+    """The claim of ``row`` (read with :func:`_claim_query`) just won at ``now``."""
+    previous = row.reminder_claimed_at
     row.reminder_claimed_at = now
     return Claim(
-        follow_up_id=follow_up_id,
+        follow_up_id=row.id,
         company_id=row.company_id,
         member_id=row.assigned_to_id,
         slack_user_id=row.slack_user_id,
         claimed_at=now,
-        occasion=f"F{follow_up_id}#{row.reminder_count + 1}",
+        occasion=f"F{row.id}#{row.reminder_count + 1}",
         recovered=previous is not None,
         previous_channel=row.reminder_channel,
         follow_up=row,
@@ -195,8 +239,9 @@ def claim_reminder(
     )
 
 
-def _claim_query(follow_up_id: int, now: datetime, claim_timeout: timedelta) -> Any:
-    """The row to claim with what the DM shows: the assignee and the subject's name."""
+def _claim_query(follow_up_id: int | None, now: datetime, claim_timeout: timedelta) -> Any:
+    """The row to claim with what the DM shows: the assignee and the subject's name
+    (``follow_up_id`` ``None``: every eligible row; the caller narrows it)."""
     query = FollowUp.select(FollowUp, Member.slack_user_id, Member.tz).join(
         Member, on=(FollowUp.assigned_to == Member.id)
     )
@@ -214,11 +259,11 @@ def _claim_query(follow_up_id: int, now: datetime, claim_timeout: timedelta) -> 
             ),
         )
         names.append(alias.name)
+    where = _eligible(now)
+    if follow_up_id is not None:
+        where = (FollowUp.id == follow_up_id) & where
     return query.select_extend(fn.COALESCE(*names).alias("subject_name")).where(
-        (FollowUp.id == follow_up_id)
-        & _eligible(now)
-        & _unclaimed(now, claim_timeout)
-        & (Member.is_active == True)  # noqa: E712 (a SQL comparison)
+        where & _unclaimed(now, claim_timeout) & (Member.is_active == True)  # noqa: E712 (a SQL comparison)
     )
 
 
@@ -230,7 +275,9 @@ _CLAIM = Statement(
         (FollowUp.id == follow_up_id)
         & _same(FollowUp.reminder_claimed_at, previous)
         & _same(FollowUp.snoozed_until, snoozed_until)
-        & FollowUp.status.in_(OPEN_STATUSES)
+        # still due: another sender may have claimed, sent and recorded it since the read,
+        # which leaves the claim empty again (as read) but the reminder spent
+        & _eligible(now)
     )
 )
 
@@ -271,6 +318,29 @@ def record_sent(claim: Claim, channel: str, ts: str | None) -> bool:
         follow_up_id=claim.follow_up_id, claimed_at=claim.claimed_at, channel=channel, ts=ts
     )
     return sent == 1
+
+
+def record_sent_many(sent: list[tuple[Claim, str, str | None]]) -> int:
+    """:func:`record_sent` for the ``(claim, channel, ts)`` of a batch in one statement per
+    claim time (a batch's claims share one); returns how many were still claimed."""
+    by_time: dict[datetime, list[tuple[Claim, str, str | None]]] = {}
+    for item in sent:
+        by_time.setdefault(item[0].claimed_at, []).append(item)
+    recorded = 0
+    for claimed_at, items in by_time.items():
+        ids = [claim.follow_up_id for claim, _, _ in items]
+        recorded += (
+            FollowUp.update(
+                last_reminded_at=claimed_at,
+                reminder_count=FollowUp.reminder_count + 1,
+                reminder_claimed_at=None,
+                reminder_channel=Case(FollowUp.id, [(c.follow_up_id, ch) for c, ch, _ in items]),
+                reminder_ts=Case(FollowUp.id, [(c.follow_up_id, ts) for c, _, ts in items]),
+            )
+            .where(FollowUp.id.in_(ids) & (FollowUp.reminder_claimed_at == claimed_at))
+            .execute()
+        )
+    return recorded
 
 
 def record_failed(claim: Claim) -> bool:

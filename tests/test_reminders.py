@@ -81,6 +81,51 @@ def test_claim_is_won_once_and_the_claim_hides_it_from_the_scan(acme: Workspace)
     assert (row.reminder_count, row.reminder_claimed_at, row.last_reminded_at) == (1, None, T)
 
 
+def test_a_sender_that_read_before_another_sent_and_recorded_loses_the_claim(
+    acme: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The race behind a reminder sent twice under load: B reads the row (unclaimed), A
+    claims, sends and records it (the claim is empty again), then B's compare-and-set runs.
+    The claim is empty as B read it, but the reminder is spent: B must lose."""
+    fu = follow_up(acme, acme.rep, T - timedelta(hours=1))
+    read_by_b = reminders._CLAIM_ROW.models(
+        FollowUp, follow_up_id=fu.id, now=T, claim_timeout=reminders.CLAIM_TIMEOUT
+    )
+    a = reminders.claim_reminder(fu.id, T)
+    assert a is not None and reminders.record_sent(a, "DUREP", "1.1")
+    monkeypatch.setattr(reminders._CLAIM_ROW, "models", lambda *args, **kw: read_by_b)
+    assert reminders.claim_reminder(fu.id, T) is None
+    assert FollowUp.get_by_id(fu.id).reminder_count == 1
+
+
+def test_a_batch_is_claimed_once_in_order_and_recorded_in_one_go(
+    acme: Workspace, globex: Workspace
+) -> None:
+    first = follow_up(acme, acme.rep, T - timedelta(hours=1))
+    second = follow_up(acme, acme.rep2, T - timedelta(hours=2))
+    done = follow_up(acme, acme.rep, T - timedelta(hours=3))
+    with at(T):
+        fus.complete_follow_up(acme.actor(acme.rep), done.id)
+    held = follow_up(acme, acme.rep, T - timedelta(hours=1))
+    assert reminders.claim_reminder(held.id, T) is not None  # another sender has it
+    ids = [second.id, done.id, held.id, first.id, 987_654]
+    claims = reminders.claim_reminders(ids, T)
+    assert [c.follow_up_id for c in claims] == [second.id, first.id]
+    assert [c.occasion for c in claims] == [f"F{second.id}#1", f"F{first.id}#1"]
+    assert claims[0].subject_name == "Mwila Banda" and claims[0].slack_user_id == "UACREP2"
+    assert reminders.claim_reminders(ids, T) == []  # a second sender wins nothing
+    sent = [(claims[0], "D2", "2.2"), (claims[1], "D1", None)]
+    assert reminders.record_sent_many(sent) == 2
+    rows = {r.id: r for r in FollowUp.select().where(FollowUp.id.in_([first.id, second.id]))}
+    assert (rows[second.id].reminder_channel, rows[second.id].reminder_ts) == ("D2", "2.2")
+    assert (rows[first.id].reminder_channel, rows[first.id].reminder_ts) == ("D1", None)
+    assert {
+        (r.reminder_count, r.reminder_claimed_at, r.last_reminded_at) for r in rows.values()
+    } == {(1, None, T)}
+    assert reminders.record_sent_many(sent) == 0  # no longer claimed: nothing recorded twice
+    assert reminders.claim_reminders([first.id, second.id], T + timedelta(hours=1)) == []
+
+
 def test_at_most_once_a_day(acme: Workspace) -> None:
     fu = follow_up(acme, acme.rep, T - timedelta(hours=1))
     claim = reminders.claim_reminder(fu.id, T)

@@ -3,12 +3,13 @@
 ``scan_reminders`` runs every minute (the scheduler enqueues it): it applies rule 5 (pending
 follow-ups past due become overdue) and hands the follow-ups that
 :func:`crm.reminders.due_reminders` finds to ``send_reminders`` in batches of
-``CRM_REMINDER_BATCH`` (default 20; 1 makes it one message per follow-up). Each reminder is
-still claimed, sent and recorded on its own (:func:`deliver`): one that Slack refuses for now
-(429, a busy channel, a 5xx) or that hits a database hiccup leaves the batch as its own delayed
-``send_reminder``, retried with backoff, while the rest of the batch goes on. The batch only
-saves Dramatiq's per-message cost (about 0.6 ms of CPU, a tenth of a reminder's), which is
-what a morning burst of thousands of reminders is made of.
+``CRM_REMINDER_BATCH`` (default 20; 1 makes it one message per follow-up). A batch shares
+what it can: its reminders are claimed in two statements (:func:`crm.reminders.claim_reminders`),
+its workspace's client is looked up once, and the DMs Slack took are recorded in one statement
+at the end (:func:`crm.reminders.record_sent_many`): per reminder there remain only the Slack
+calls and the per-channel limit's one Redis round trip. One that Slack refuses for now (429, a
+busy channel, a 5xx) or that hits a database hiccup leaves the batch as its own delayed
+``send_reminder``, retried with backoff, while the rest of the batch goes on.
 
 ``deliver`` claims the reminder in the database, opens the DM, posts it (within the
 per-channel limit) and records it; if Slack fails it gives the claim back and raises
@@ -27,6 +28,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 
 import dramatiq
+from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.blocks.followups import reminder_blocks, reminder_text
@@ -119,16 +121,36 @@ def deliver(follow_up_id: int, at: datetime) -> None:
     claim = reminders.claim_reminder(follow_up_id, at, claim_timeout=claim_timeout())
     if claim is None:
         return  # not due (done, snoozed, night, reminded today) or another sender has it
+    posted = _post(claim)
+    if posted is not None:
+        reminders.record_sent(claim, *posted)
+
+
+def _client(company_id: int) -> WebClient | None:
+    """The workspace's client, or ``None`` without a bot token (:func:`_post` says so)."""
+    try:
+        return slack.client_for(slack.company(company_id))
+    except LookupError:
+        return None
+
+
+def _post(claim: reminders.Claim, client: WebClient | None = None) -> tuple[str, str] | None:
+    """Post the DM of a claimed reminder: the ``(channel, ts)`` to record it as sent, or
+    ``None`` when it was settled here (refused for good: recorded as failed).
+
+    Slack's "not now" gives the claim back and raises :class:`dramatiq.Retry`; anything else
+    gives it back and re-raises. Recording is the caller's (a batch records all its DMs in
+    one statement).
+    """
     try:
         fu = claim.follow_up
-        client = slack.client_for(slack.company(claim.company_id))
+        client = client or slack.client_for(slack.company(claim.company_id))
         channel = slack.dm_channel(client, claim.company_id, claim.slack_user_id)
         if claim.recovered:
             ts = slack.find_posted(client, channel, REMINDER_EVENT, claim.occasion)
             if ts:
                 log.info("reminder %s was sent before a restart; recording it", claim.occasion)
-                reminders.record_sent(claim, channel, ts)
-                return
+                return channel, ts
         response = slack.post_limited(
             client,
             channel,
@@ -157,18 +179,18 @@ def deliver(follow_up_id: int, at: datetime) -> None:
         # a permanent refusal (user gone, DMs closed): try again tomorrow, not every minute
         log.warning("reminder %s refused by Slack: %s", claim.occasion, exc.response.get("error"))
         reminders.record_failed(claim)
-        return
+        return None
     except LookupError as exc:  # no bot token for the workspace: nothing to retry with
         reminders.record_failed(claim)
         log.warning("reminder %s not sent: %s", claim.occasion, exc)
-        return
+        return None
     except BaseException:
         # anything else (DB hiccup, time limit, shutdown): give the reminder back and retry
         reminders.release_claim(claim)
         raise
     # Slack has it. If recording fails now, the claim goes stale and the takeover finds the
     # message by its metadata instead of posting it again.
-    reminders.record_sent(claim, response["channel"], response["ts"])
+    return response["channel"], response["ts"]
 
 
 _RETRIES = {"max_retries": 12, "min_backoff": 2_000, "max_backoff": 10 * 60_000}
@@ -184,21 +206,47 @@ def send_reminder(follow_up_id: int, company_id: int | None = None, now: str | N
 def send_reminders(
     follow_up_ids: list[int], company_id: int | None = None, now: str | None = None
 ) -> None:
-    """A batch of reminders of one company, each delivered on its own.
+    """A batch of reminders of one company: claimed together, posted one by one, recorded
+    together.
 
     A reminder that fails is sent again as its own ``send_reminder`` (delayed as Slack asked,
     retried with backoff), so one stubborn DM neither holds up nor repeats the others. Only an
-    interruption (the time limit, a shutdown) fails the whole message; its retry finds the
-    reminders already sent recorded and skips them.
+    interruption (the time limit, a shutdown) fails the whole message: the DMs already posted
+    are recorded and the claims not tried yet given back, so its retry sends just the rest.
     """
     at = parse_now(now)
-    for follow_up_id in follow_up_ids:
-        try:
-            deliver(follow_up_id, at)
-        except Exception as exc:  # each failure goes on as its own retried message
-            delay = getattr(exc, "delay", None) or RETRY_DELAY_MS
-            if not isinstance(exc, dramatiq.Retry):
-                log.warning("reminder for follow-up %s failed in a batch: %r", follow_up_id, exc)
-            send_reminder.send_with_options(
-                args=(follow_up_id,), kwargs={"company_id": company_id, "now": now}, delay=delay
-            )
+    claims = reminders.claim_reminders(follow_up_ids, at, claim_timeout=claim_timeout())
+    client = _client(claims[0].company_id) if claims else None
+    sent: list[tuple[reminders.Claim, str, str]] = []
+    done = 0
+    try:
+        for claim in claims:
+            try:
+                posted = _post(claim, client)
+            except Exception as exc:  # each failure goes on as its own retried message
+                delay = getattr(exc, "delay", None) or RETRY_DELAY_MS
+                if not isinstance(exc, dramatiq.Retry):
+                    log.warning(
+                        "reminder for follow-up %s failed in a batch: %r", claim.follow_up_id, exc
+                    )
+                send_reminder.send_with_options(
+                    args=(claim.follow_up_id,),
+                    kwargs={"company_id": company_id, "now": now},
+                    delay=delay,
+                )
+            else:
+                if posted is not None:
+                    sent.append((claim, *posted))
+            finally:
+                done += 1
+    except BaseException:
+        # interrupted (time limit, shutdown): the claims not tried yet go back at once, for
+        # the message's retry, instead of waiting out the claim timeout
+        for claim in claims[done:]:
+            reminders.release_claim(claim)
+        raise
+    finally:
+        # what Slack has, recorded in one statement; if this fails, the claims go stale and
+        # the takeover finds each message by its metadata instead of posting it again
+        if sent:
+            reminders.record_sent_many(sent)
