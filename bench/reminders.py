@@ -13,8 +13,9 @@ process so that it does not share a GIL with what it measures):
   then workers claiming each reminder in the database, opening the DM, passing the
   per-channel rate limiter in Redis, posting, and recording it.
 
-Prints both rates and workers/plain (goal >= 0.5), and checks every DM went out once and no
-channel got two posts within a second.
+Prints both rates and workers/plain (goal >= 0.5), the CPU time each side spent per reminder
+(the plain loop's thread; the worker processes including their start-up), and checks every DM
+went out once and no channel got two posts within a second.
 
     .venv/bin/python -m bench.reminders [--reminders 10000] [--processes 2] [--threads 8]
                                         [--database-url URL]
@@ -25,6 +26,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -142,7 +144,7 @@ def plain_loop(api_url: str, n: int) -> float:
     """The baseline: the same two calls per reminder, back to back, nothing else."""
     client = WebClient(token=TOKEN, base_url=api_url)
     due = utcnow() - timedelta(hours=1)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.thread_time()
     for i in range(1, n + 1):
         channel = client.conversations_open(users=f"UB{i:06d}")["channel"]["id"]
         client.chat_postMessage(
@@ -152,7 +154,19 @@ def plain_loop(api_url: str, n: int) -> float:
                 follow_up_id=i, title=f"Call back #{i}", due_at=due, subject="L1 Mwila Banda"
             ),
         )
+    PLAIN_CPU.append(time.thread_time() - cpu)
     return time.perf_counter() - started
+
+
+# CPU seconds of each side (the plain loop's thread; the worker processes, once reaped):
+# a figure that a busy machine changes much less than the rates
+PLAIN_CPU: list[float] = []
+WORKER_CPU: list[float] = []
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def through_workers(
@@ -180,6 +194,7 @@ def through_workers(
     broker = brokers.install(*brokers.build(settings), settings)
     client = redis.Redis.from_url(REDIS_URL)
     dramatiq_cli = str(Path(sys.executable).with_name("dramatiq"))
+    cpu_before = _children_cpu()
     proc = subprocess.Popen(
         [dramatiq_cli, "workers.actors", "--processes", str(processes), "--threads", str(threads)],
         env=env,
@@ -202,6 +217,8 @@ def through_workers(
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(60)
+        # includes start-up and shutdown (imports: about a second per process)
+        WORKER_CPU.append(_children_cpu() - cpu_before)
         broker.close()
         keys = list(client.scan_iter(f"{namespace}:*", count=1000))
         for i in range(0, len(keys), 500):
@@ -259,6 +276,9 @@ def main() -> None:
     print(f"reminders to Slack on {safe_url} ({n:,} reminders, {shape})")
     print(f"  plain loop  {plain:7.2f} s  {plain_rate:8.1f} reminders/s")
     print(f"  workers     {workers:7.2f} s  {worker_rate:8.1f} reminders/s  ({checked})")
+    if PLAIN_CPU and WORKER_CPU:
+        plain_ms, worker_ms = 1000 * PLAIN_CPU[0] / n, 1000 * WORKER_CPU[0] / n
+        print(f"  CPU per reminder: plain loop {plain_ms:.2f} ms, workers {worker_ms:.2f} ms")
     verdict = "ok" if ratio >= 0.5 else "UNDER GOAL"
     print(f"  ratio workers/plain = {ratio:.2f}  (goal >= 0.5: {verdict})")
     sys.stdout.flush()
