@@ -187,17 +187,17 @@ def update_customer(actor: Actor, customer_id: int, **fields: Any) -> Customer:
 
 
 def unsubscribe(actor: Actor, customer_id: int, channel: str) -> Customer:
-    """Record an opt-out from one campaign channel; repeating it changes nothing."""
+    """Record an opt-out from one campaign channel, with its time and source
+    (:mod:`crm.campaigns.optouts`); repeating it changes nothing."""
+    from crm.campaigns import optouts
+
     channel = parse_choice(channel, "channel", CAMPAIGN_CHANNELS)
     with change(actor) as ch:
         customer = tenancy.fetch_for_update(Customer, actor, customer_id, "customer")
         if channel in (customer.unsubscribed or []):
             customer.change_id = None  # type: ignore[attr-defined]
             return customer
-        before = snapshot(customer)
-        customer.unsubscribed = [*(customer.unsubscribed or []), channel]
-        customer.save()
-        ch.updated(customer, before, action="unsubscribe")
+        optouts.record(ch, customer, channel, optouts.source_for(actor))
     customer.change_id = ch.change_id  # type: ignore[attr-defined]
     return customer
 

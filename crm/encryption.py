@@ -32,6 +32,7 @@ from crm.secret_keys import parse_keys as parse_keys
 PREFIX = "fernet:"
 _lock = threading.Lock()
 _box: MultiFernet | None = None
+_keys: tuple[str, ...] = ()
 _configured = False
 
 
@@ -45,10 +46,19 @@ def new_key() -> str:
 
 def configure(raw: str | None) -> None:
     """Use these keys in this process (``None``: no key; encrypting then refuses)."""
-    global _box, _configured
+    global _box, _keys, _configured
     with _lock:
         _box = parse_keys(raw) if raw else None
+        _keys = tuple(k.strip() for k in raw.split(",")) if raw else ()
         _configured = True
+
+
+def signing_keys() -> tuple[str, ...]:
+    """The same keys, the current one first, for signing rather than encrypting (campaign
+    tracking tokens); empty without ``CRM_SECRET_KEY``."""
+    if not _configured:
+        configure(load_settings().secret_key)
+    return _keys
 
 
 def require_key() -> MultiFernet:

@@ -429,6 +429,21 @@ class Campaign(TenantModel):
     clicked_count = IntegerField(default=0)
     converted_count = IntegerField(default=0)
     attributed_revenue = MoneyField(default=0)
+    # dispatch bookkeeping (crm.campaigns): the tracked links of the body, in order (the only
+    # targets /t/c/<token>/<n> redirects to), why it paused itself, how often the gateway's
+    # connection failed in a row, recipients resent after a crash, the dispatcher's heartbeat
+    links = JSONField(null=True)
+    paused_reason = TextField(null=True)
+    connect_failures = IntegerField(default=0)
+    resent_count = IntegerField(default=0)
+    unsubscribed_count = IntegerField(default=0)
+    dispatch_seen_at = DateTimeField(null=True)
+    reported_at = DateTimeField(null=True)  # the finish report, claimed once
+    post_ref = CharField(max_length=255, null=True)  # social: the post (channel/ts) once made
+    # the Slack card updated in place while sending (bot side)
+    card_channel = CharField(max_length=32, null=True)
+    card_ts = CharField(max_length=32, null=True)
+    card_updated_at = DateTimeField(null=True)
 
     class Meta:
         table_name = "cms_campaigns"
@@ -449,13 +464,17 @@ class CampaignRecipient(TenantModel):
     clicked_at = DateTimeField(null=True)
     converted_at = DateTimeField(null=True)
     unsubscribed_at = DateTimeField(null=True)
-    error = TextField(null=True)
+    error = TextField(null=True)  # why it failed or was skipped
+    lease = CharField(max_length=32, null=True)  # the claim of the batch sending it
+    resent = BooleanField(default=False)  # claimed again after a sender died mid-batch
+    rsvp = CharField(max_length=8, null=True)  # event invitations: yes|no|maybe
 
     class Meta:
         table_name = "cms_campaign_recipients"
         indexes = (
             (("campaign", "customer"), True),
             (("campaign", "status"), False),
+            (("lease",), False),
         )
 
 
@@ -467,6 +486,40 @@ class CampaignEvent(TenantModel):
 
     class Meta:
         table_name = "cms_campaign_events"
+        indexes = ((("recipient", "kind"), False),)
+
+
+OPT_OUT_SOURCES = ("link", "one_click", "slack", "api", "import", "cli")
+
+
+class CampaignOptOut(TenantModel):
+    """A customer's opt-out from one channel, with when and how (SPEC 6); the customer's
+    ``unsubscribed`` list is its summary, which audiences and exports read."""
+
+    customer = ForeignKeyField(Customer, on_delete="CASCADE")
+    channel = CharField(max_length=16)
+    source = CharField(max_length=16)
+    campaign = ForeignKeyField(Campaign, null=True, on_delete="SET NULL")
+    occurred_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "cms_campaign_optouts"
+        indexes = ((("customer", "channel"), True),)
+
+
+class CampaignConversion(TenantModel):
+    """An order credited to one campaign (SPEC 6 attribution): unique per order, so revenue
+    is never counted twice."""
+
+    campaign = ForeignKeyField(Campaign, on_delete="CASCADE")
+    recipient = ForeignKeyField(CampaignRecipient, on_delete="CASCADE")
+    order = ForeignKeyField(Order, unique=True, on_delete="CASCADE")
+    amount = MoneyField()
+    occurred_at = DateTimeField()
+
+    class Meta:
+        table_name = "cms_campaign_conversions"
+        indexes = ((("campaign",), False),)
 
 
 TIERS = ("bronze", "silver", "gold", "platinum")
@@ -677,6 +730,8 @@ ALL_MODELS: tuple[type[BaseModel], ...] = (
     Campaign,
     CampaignRecipient,
     CampaignEvent,
+    CampaignOptOut,
+    CampaignConversion,
     CustomerMetric,
     InsightFit,
     CustomerPrediction,

@@ -2,7 +2,8 @@
 
 - reps edit their own and unassigned records and read everything of their company;
 - managers edit every record and see team analytics;
-- admins also manage roles, segments, campaigns, tokens and settings.
+- managers also run campaigns;
+- admins also manage roles, segments, tokens and settings.
 API tokens act for an integration: they edit any record and manage segments and campaigns,
 but never roles, tokens or settings. The system actor (CLI, workers) may do anything.
 A refusal names the role it needs.
@@ -27,7 +28,7 @@ CAPABILITIES = {
     "team_analytics": "manager",
     "manage_roles": "admin",
     "manage_segments": "admin",
-    "manage_campaigns": "admin",
+    "manage_campaigns": "manager",
     "manage_tokens": "admin",
     "manage_settings": "admin",
 }
