@@ -197,7 +197,7 @@ def unsubscribe(actor: Actor, customer_id: int, channel: str) -> Customer:
         if channel in (customer.unsubscribed or []):
             customer.change_id = None  # type: ignore[attr-defined]
             return customer
-        optouts.record(ch, customer, channel, optouts.source_for(actor))
+        optouts.record(ch, customer, channel, optouts.source_for(actor.origin))
     customer.change_id = ch.change_id  # type: ignore[attr-defined]
     return customer
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -39,7 +39,9 @@ from crm.models import (
     ApiIdempotencyKey,
     AuditLog,
     Campaign,
+    CampaignConversion,
     CampaignEvent,
+    CampaignOptOut,
     CampaignRecipient,
     Communication,
     Company,
@@ -49,6 +51,7 @@ from crm.models import (
     InsightFit,
     LeadScore,
     Member,
+    Order,
     StageChange,
     TenantModel,
 )
@@ -81,12 +84,13 @@ class Refs:
     handle: str  # a member's Slack user id, as a CSV cell names them
     member_email: str
     customer_email: str
+    campaign: int = 0
 
     def missing(self) -> Refs:
         m = MISSING
         return Refs(
             m, m, m, m, m, m, m, (self.subject[0], m), (self.entity[0], m), NO_CHANGE,
-            "UZZNOBODY", "nobody@nowhere-b.example", "nobody@nowhere-b.example",
+            "UZZNOBODY", "nobody@nowhere-b.example", "nobody@nowhere-b.example", campaign=m,
         )  # fmt: skip
 
 
@@ -114,6 +118,7 @@ class World:
     opportunity_key: str
     order_ref: str
     segment_name: str
+    campaigns: list[int] = field(default_factory=list)
 
     def subjects(self) -> list[tuple[str, int]]:
         return (
@@ -137,6 +142,7 @@ class World:
             pick(self.follow_ups), pick(self.segments), pick(self.tokens), pick(self.members),
             pick(self.subjects()), pick(self.entities()), pick(self.change_ids),
             pick(self.handles), self.member_email, self.customer_email,
+            campaign=pick(self.campaigns) if self.campaigns else MISSING,
         )  # fmt: skip
 
 
@@ -231,6 +237,16 @@ def build_b(ws: Workspace) -> World:
         company=ws.company.id, campaign=campaign.id, customer=rich.id, token="b-recipient"
     )
     CampaignEvent.create(company=ws.company.id, recipient=recipient.id, kind="open")
+    CampaignOptOut.create(company=ws.company.id, customer=rich.id, channel="sms", source="api")
+    sent_campaign = Campaign.create(
+        company=ws.company.id, name=f"{MARK} Sent", channel="sms", segment=seg.id, body="Hi",
+        status="sent", created_by=ws.admin.id,
+    )  # fmt: skip
+    b_order = Order.select().where(Order.company == ws.company.id).first()
+    CampaignConversion.create(
+        company=ws.company.id, campaign=campaign.id, recipient=recipient.id, order=b_order.id,
+        amount=b_order.amount, occurred_at=now,
+    )  # fmt: skip
     # insight rows through the models: B has too little history for the services to fit
     clv_fit = InsightFit.create(
         company=ws.company.id, kind="clv", sample_size=2, informative=1, needed=30,
@@ -268,6 +284,7 @@ def build_b(ws: Workspace) -> World:
         opportunity_key="b-opp-key",
         order_ref="B-REF-1",
         segment_name=seg.name,
+        campaigns=[campaign.id, sent_campaign.id],
     )
 
 

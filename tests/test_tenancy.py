@@ -60,6 +60,8 @@ from crm import (
     tokens,
 )
 from crm.acting import Actor
+from crm.campaigns import optouts as campaign_optouts
+from crm.campaigns import service as campaign_service
 from crm.clock import utcnow
 from crm.errors import Conflict
 from crm.insight.leadscore import lead_scores
@@ -312,6 +314,42 @@ _REGISTRY: tuple[Case, ...] = (
          lambda c, r: _own_segment(c), "own", gate="manage_segments"),
     Case("list_segments", ("segments.list_segments",),
          lambda c, r: segments.list_segments(c.actor, active_only=False), "own"),
+    # campaigns
+    Case("get_campaign", ("campaigns.service.get_campaign",),
+         lambda c, r: campaign_service.get_campaign(c.actor, r.campaign)),
+    Case("preview campaign", ("campaigns.service.preview",),
+         lambda c, r: campaign_service.preview(c.actor, r.campaign)),
+    Case("update_campaign", ("campaigns.service.update_campaign",),
+         lambda c, r: campaign_service.update_campaign(c.actor, r.campaign, name="x"),
+         gate="manage_campaigns"),
+    Case("schedule campaign", ("campaigns.service.schedule",),
+         lambda c, r: campaign_service.schedule(c.actor, r.campaign, utcnow() + DUE),
+         gate="manage_campaigns"),
+    Case("send_now campaign", ("campaigns.service.send_now",),
+         lambda c, r: campaign_service.send_now(c.actor, r.campaign), gate="manage_campaigns"),
+    Case("pause campaign", ("campaigns.service.pause",),
+         lambda c, r: campaign_service.pause(c.actor, r.campaign), gate="manage_campaigns"),
+    Case("resume campaign", ("campaigns.service.resume",),
+         lambda c, r: campaign_service.resume(c.actor, r.campaign), gate="manage_campaigns"),
+    Case("cancel campaign", ("campaigns.service.cancel",),
+         lambda c, r: campaign_service.cancel(c.actor, r.campaign), gate="manage_campaigns"),
+    Case("create_campaign B segment", ("campaigns.service.create_campaign",),
+         lambda c, r: campaign_service.create_campaign(
+             c.actor, name="x", segment_id=r.segment, subject="s", body="b"),
+         gate="manage_campaigns"),
+    Case("create_campaign B customer", ("campaigns.service.create_campaign",),
+         lambda c, r: campaign_service.create_campaign(
+             c.actor, name="x", customer_ids=[r.customer], subject="s", body="b"),
+         gate="manage_campaigns"),
+    Case("list_campaigns", ("campaigns.service.list_campaigns",),
+         lambda c, r: campaign_service.list_campaigns(c.actor), "own"),
+    Case("last_week campaigns", ("campaigns.service.last_week",),
+         lambda c, r: campaign_service.last_week(c.actor), "own"),
+    Case("pause_all campaigns", ("campaigns.service.pause_all",),
+         lambda c, r: [_mine(x, c) for x in campaign_service.pause_all(c.actor)], "own",
+         gate="manage_settings"),
+    Case("list_optouts", ("campaigns.optouts.list_optouts",),
+         lambda c, r: campaign_optouts.list_optouts(c.actor, r.customer)),
     # metrics and analytics
     Case("get_metrics", ("customer_value.get_metrics",),
          lambda c, r: customer_value.get_metrics(c.actor, r.customer)),

@@ -6,43 +6,9 @@
 - :mod:`.audience`: counted for the preview, materialised in one INSERT ... SELECT;
 - :mod:`.tokens`: signed recipient tokens (links, Message-ID, Idempotency-Key);
 - :mod:`.tracking`: opens, clicks, unsubscribes, RSVPs;
-- :mod:`.optouts`: per customer and channel, with time and source.
+- :mod:`.optouts`: per customer and channel, with time and source;
+- :mod:`.gateways`, :mod:`.messages`, :mod:`.dispatch`: what the workers send with.
+
+Callers import the module they need (``from crm.campaigns import service``); this package
+re-exports nothing, so its modules can import each other without a cycle.
 """
-
-from crm.campaigns.service import (
-    CAMPAIGN_FIELDS,
-    Figures,
-    Preview,
-    cancel,
-    create_campaign,
-    figures,
-    get_campaign,
-    list_campaigns,
-    pause,
-    pause_all,
-    preview,
-    resume,
-    schedule,
-    send_now,
-    set_notifier,
-    update_campaign,
-)
-
-__all__ = [
-    "CAMPAIGN_FIELDS",
-    "Figures",
-    "Preview",
-    "cancel",
-    "create_campaign",
-    "figures",
-    "get_campaign",
-    "list_campaigns",
-    "pause",
-    "pause_all",
-    "preview",
-    "resume",
-    "schedule",
-    "send_now",
-    "set_notifier",
-    "update_campaign",
-]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from crm import tenancy
 from crm.acting import Actor
 from crm.audit import ChangeSet, snapshot
 from crm.clock import utcnow
@@ -58,16 +59,18 @@ def record(
     return bool(inserted) or not listed
 
 
-def source_for(actor: Actor) -> str:
-    return SOURCE_BY_ORIGIN.get(actor.origin, "api")
+def source_for(origin: str) -> str:
+    """The opt-out source recorded for a change made from ``origin`` (an actor's)."""
+    return SOURCE_BY_ORIGIN.get(origin, "api")
 
 
 def list_optouts(actor: Actor, customer_id: int) -> list[CampaignOptOut]:
     """A customer's opt-outs, oldest first (the customer card shows them)."""
+    customer = tenancy.fetch(Customer, actor, customer_id, "customer")
     return list(
         CampaignOptOut.select()
         .where(
-            (CampaignOptOut.company == actor.company_id) & (CampaignOptOut.customer == customer_id)
+            (CampaignOptOut.company == actor.company_id) & (CampaignOptOut.customer == customer.id)
         )
         .order_by(CampaignOptOut.occurred_at, CampaignOptOut.id)
     )
