@@ -142,6 +142,17 @@ def seconds(*, zero_ok: bool = False) -> Parser:
     return parse
 
 
+def per_second(name: str, raw: str) -> float:
+    """A send rate in messages per second; 0 means no limit."""
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise ConfigError(f"{name}={raw!r} must be messages per second, 0 or more (0: no limit)")
+    return value
+
+
 def flag(name: str, raw: str) -> bool:
     value = raw.lower()
     if value in ("1", "true", "yes", "on"):
@@ -284,6 +295,14 @@ class Settings:
     slack_max_wait: float = setting("CRM_SLACK_MAX_WAIT", 5.0, seconds(zero_ok=True))
     reminder_claim_timeout: float = setting("CRM_REMINDER_CLAIM_TIMEOUT", 300.0, seconds())
     reminder_batch: int = setting("CRM_REMINDER_BATCH", 20, whole(1))
+    # campaigns (crm.campaigns.dispatch)
+    campaign_batch: int = setting("CRM_CAMPAIGN_BATCH", 100, whole(1, 5000))
+    campaign_lease: float = setting("CRM_CAMPAIGN_LEASE", 120.0, seconds())
+    campaign_email_rate: float = setting("CRM_CAMPAIGN_EMAIL_RATE", 50.0, per_second)
+    campaign_sms_rate: float = setting("CRM_CAMPAIGN_SMS_RATE", 10.0, per_second)
+    campaign_send_timeout: float = setting("CRM_CAMPAIGN_SEND_TIMEOUT", 30.0, seconds())
+    campaign_max_failures: int = setting("CRM_CAMPAIGN_MAX_FAILURES", 5, whole(1, 100))
+    campaign_scan_interval: float = setting("CRM_CAMPAIGN_SCAN_INTERVAL", 15.0, seconds())
 
     def __post_init__(self) -> None:
         # derived forms: the API base ends with "/", PUBLIC_URL defaults to this port

@@ -466,6 +466,7 @@ def _start(campaign: Campaign, now: datetime) -> None:
     campaign.skipped_count = counted.skipped
     campaign.paused_reason = None
     campaign.connect_failures = 0
+    campaign.dispatch_seen_at = now  # enqueued now; the stalled scan waits a lease
     campaign.save()
 
 
