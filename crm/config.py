@@ -302,7 +302,7 @@ class Settings:
     campaign_sms_rate: float = setting("CRM_CAMPAIGN_SMS_RATE", 10.0, per_second)
     campaign_send_timeout: float = setting("CRM_CAMPAIGN_SEND_TIMEOUT", 30.0, seconds())
     campaign_max_failures: int = setting("CRM_CAMPAIGN_MAX_FAILURES", 5, whole(1, 100))
-    campaign_scan_interval: float = setting("CRM_CAMPAIGN_SCAN_INTERVAL", 15.0, seconds())
+    campaign_scan_interval: float = setting("CRM_CAMPAIGN_SCAN_INTERVAL", 5.0, seconds())
 
     def __post_init__(self) -> None:
         # derived forms: the API base ends with "/", PUBLIC_URL defaults to this port

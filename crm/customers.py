@@ -25,6 +25,7 @@ from peewee import IntegrityError, fn
 from crm import idempotency, permissions, tenancy
 from crm.acting import Actor
 from crm.audit import change, snapshot
+from crm.campaigns import conversions
 from crm.clock import to_utc, utcnow
 from crm.db import database
 from crm.duplicates import phone_region, refuse_duplicates
@@ -288,6 +289,7 @@ def add_order(
                 raise
             return existing
         ch.created(order)
+        conversions.attribute_orders([order])  # a campaign it answers is credited (SPEC 6)
         from crm import customer_value
 
         customer_value.recompute_customer(actor.company_id, customer.id)

@@ -211,7 +211,10 @@ def test_event_invitation_carries_an_ics_and_rsvp_links(acme, sink):
 def test_stalled_campaigns_are_found_once(acme, sink):
     cfg = _cfg(smtp_url=sink.url)
     _aud, campaign = _start(acme, cfg)
-    assert dispatch.stalled(cfg.campaign_lease) == []  # just enqueued
+    assert dispatch.stalled(cfg.campaign_lease) == [campaign.id]  # started, never dispatched
+    assert dispatch.stalled(cfg.campaign_lease) == []  # a second scanner: already enqueued
+    dispatch.run(campaign.id, dataclasses.replace(cfg, smtp_url="smtp://127.0.0.1:9"))
     later = utcnow() + timedelta(seconds=cfg.campaign_lease + 1)
-    assert dispatch.stalled(cfg.campaign_lease, later) == [campaign.id]
+    assert dispatch.stalled(cfg.campaign_lease) == []  # being worked on
+    assert dispatch.stalled(cfg.campaign_lease, later) == [campaign.id]  # nobody for a lease
     assert dispatch.stalled(cfg.campaign_lease, later) == []

@@ -7,6 +7,7 @@ below are declared on it; ``broker`` is what the CLI looks for in this module.
 from __future__ import annotations
 
 from workers.broker import broker
+from workers.campaigns import dispatch_campaign, scan_campaigns
 from workers.digests import scan_digests, send_daily_digest, send_weekly_digest
 from workers.insight import (
     fit_company_insight,
@@ -19,11 +20,13 @@ from workers.reminders import scan_reminders, send_reminder, send_reminders
 
 __all__ = [
     "broker",
+    "dispatch_campaign",
     "fit_company_insight",
     "nightly_insight",
     "rebuild_lead_scores",
     "recompute_all_metrics",
     "recompute_customer",
+    "scan_campaigns",
     "scan_closed_leads",
     "scan_digests",
     "scan_new_orders",

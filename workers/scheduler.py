@@ -144,6 +144,7 @@ def job_specs(settings: Settings) -> list[JobSpec]:
     digest = settings.digest_scan_interval
     orders = settings.metrics_scan_interval
     nightly = settings.nightly_at
+    camp = settings.campaign_scan_interval
     cron = CronTrigger(hour=nightly.hour, minute=nightly.minute, timezone=UTC)
     return [
         # at start too: after a restart, due reminders go out at once
@@ -153,6 +154,8 @@ def job_specs(settings: Settings) -> list[JobSpec]:
         JobSpec("nightly-metrics", "recompute_all_metrics", cron, 6 * 3600),
         JobSpec("nightly-insight", "nightly_insight", cron, 6 * 3600),
         JobSpec("closed-leads", "scan_closed_leads", IntervalTrigger(seconds=orders), int(orders)),
+        # at start too: a campaign due or stalled while no scheduler ran goes out at once
+        JobSpec("campaigns", "scan_campaigns", IntervalTrigger(seconds=camp), int(camp), True),
     ]
 
 

@@ -460,9 +460,9 @@ def run(
 
 
 def stalled(lease_seconds: float, now: datetime | None = None, limit: int = 100) -> list[int]:
-    """``sending`` campaigns nobody has worked on for a lease (a lost message, a dead worker):
-    each is claimed for one re-enqueue by a conditional UPDATE of its heartbeat, so two
-    scanners enqueue it once."""
+    """``sending`` campaigns never dispatched yet (just started) or that nobody has worked on
+    for a lease (a lost message, a dead worker): each is claimed for one enqueue by a
+    conditional UPDATE of its heartbeat, so two scanners enqueue it once."""
     now = now or utcnow()
     cutoff = now - timedelta(seconds=lease_seconds)
     found = list(

@@ -24,9 +24,10 @@ Decisions where the spec is silent:
   audience (their card counts one post);
 - webhook URLs are stored encrypted with ``CRM_SECRET_KEY`` (SPEC 10).
 
-Starting a campaign does not import Dramatiq (``crm`` never does): the process's composition
-root registers a notifier (:func:`set_notifier`) that enqueues the dispatch; without one, the
-scheduler's campaign scan finds the campaign on its next pass.
+Starting a campaign does not import Dramatiq (``crm`` never does): a process that has the
+workers at hand (``crm serve``) registers a notifier (:func:`set_notifier`) that enqueues the
+dispatch at once; otherwise the scheduler's campaign scan (every ``CRM_CAMPAIGN_SCAN_INTERVAL``
+seconds) finds the campaign, never dispatched yet, on its next pass.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ from crm.audit import change, snapshot
 from crm.campaigns import audience, templates, tokens
 from crm.clock import utcnow
 from crm.config import Settings, load_settings
+from crm.db import database
 from crm.errors import Conflict, NotFound, ValidationError
 from crm.leads import clean_text
 from crm.models import (
@@ -466,7 +468,7 @@ def _start(campaign: Campaign, now: datetime) -> None:
     campaign.skipped_count = counted.skipped
     campaign.paused_reason = None
     campaign.connect_failures = 0
-    campaign.dispatch_seen_at = now  # enqueued now; the stalled scan waits a lease
+    campaign.dispatch_seen_at = None  # never dispatched: the next campaign scan enqueues it
     campaign.save()
 
 
@@ -501,20 +503,21 @@ def start_due(now: datetime | None = None, limit: int = 100) -> list[int]:
     ]
     started = []
     for cid in due:
-        won = (
-            Campaign.update(status="sending", updated_at=now)
-            .where((Campaign.id == cid) & (Campaign.status == "scheduled"))
-            .execute()
-        )
-        if not won:
-            continue
-        campaign = Campaign.get_by_id(cid)
-        actor = Actor.system(campaign.company_id, "worker")
-        with change(actor) as ch:
-            before = snapshot(campaign)
-            before["status"] = "scheduled"
-            _start(campaign, now)
-            ch.updated(campaign, before, action="send")
+        with database.atomic():  # the move and the audience commit together
+            won = (
+                Campaign.update(status="sending", updated_at=now)
+                .where((Campaign.id == cid) & (Campaign.status == "scheduled"))
+                .execute()
+            )
+            if not won:
+                continue
+            campaign = Campaign.get_by_id(cid)
+            actor = Actor.system(campaign.company_id, "worker")
+            with change(actor) as ch:
+                before = snapshot(campaign)
+                before["status"] = "scheduled"
+                _start(campaign, now)
+                ch.updated(campaign, before, action="send")
         started.append(cid)
     return started
 

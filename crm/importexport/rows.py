@@ -477,9 +477,13 @@ class _Orders(_Kind):
     def write(self, ctx: _Context, ch: ChangeSet, rows: list[_Row]) -> None:
         """What add_order persists; metrics (and through them segment counts) are refreshed
         once per batch with the set-based company recompute."""
+        from crm.campaigns.conversions import attribute_orders
         from crm.customer_value import recompute_company
 
-        _bulk_create(ch, Order, [{"company": ctx.actor.company_id, **r.values} for r in rows])
+        orders = _bulk_create(
+            ch, Order, [{"company": ctx.actor.company_id, **r.values} for r in rows]
+        )
+        attribute_orders(orders)  # campaigns these orders answer are credited (SPEC 6)
         recompute_company(ctx.actor.company_id)
 
     def export_rows(self, actor: Actor) -> Iterator[list[str]]:
