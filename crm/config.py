@@ -298,6 +298,7 @@ class Settings:
     # campaigns (crm.campaigns.dispatch)
     campaign_batch: int = setting("CRM_CAMPAIGN_BATCH", 100, whole(1, 5000))
     campaign_lease: float = setting("CRM_CAMPAIGN_LEASE", 120.0, seconds())
+    campaign_parallel: int = setting("CRM_CAMPAIGN_PARALLEL", 4, whole(1, 64))
     campaign_email_rate: float = setting("CRM_CAMPAIGN_EMAIL_RATE", 50.0, per_second)
     campaign_sms_rate: float = setting("CRM_CAMPAIGN_SMS_RATE", 10.0, per_second)
     campaign_send_timeout: float = setting("CRM_CAMPAIGN_SEND_TIMEOUT", 30.0, seconds())

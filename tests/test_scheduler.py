@@ -57,6 +57,7 @@ def test_jobs_only_enqueue_with_coalesce_and_one_instance() -> None:
         "nightly-metrics",
         "nightly-insight",
         "closed-leads",
+        "campaigns",
     }
     for job in jobs.values():
         assert job.coalesce is True and job.max_instances == 1

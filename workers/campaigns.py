@@ -3,8 +3,8 @@ dispatch actor that sends (:mod:`crm.campaigns.dispatch` does the sending itself
 
 - ``scan_campaigns`` (every ``CRM_CAMPAIGN_SCAN_INTERVAL`` s): starts the scheduled campaigns
   that are due (a conditional UPDATE each: two schedulers start and enqueue a campaign once),
-  then enqueues one dispatch for each ``sending`` campaign never dispatched yet or left alone
-  for a lease (a lost message, a killed worker).
+  then enqueues ``CRM_CAMPAIGN_PARALLEL`` dispatch messages for each ``sending`` campaign
+  never dispatched yet or left alone for a lease (a lost message, a killed worker).
 - ``dispatch_campaign``: runs batches for up to 30 s, then enqueues itself again, so a long
   campaign never holds a worker thread and Pause, Cancel and the kill switch are read between
   batches. A connection failure or a provider asking to slow down re-enqueues it with the
@@ -136,9 +136,12 @@ def dispatch_campaign(campaign_id: int) -> None:
 def scan_campaigns() -> None:
     service.start_due()
     for campaign_id in dispatch.stalled(brokers.settings.campaign_lease):
-        dispatch_campaign.send(campaign_id)
+        enqueue(campaign_id)
 
 
 def enqueue(campaign_id: int) -> None:
-    """The notifier of :func:`crm.campaigns.service.set_notifier` where workers are at hand."""
-    dispatch_campaign.send(campaign_id)
+    """Start ``CRM_CAMPAIGN_PARALLEL`` dispatch chains for a campaign (each run claims its own
+    batches, so they share the work and never a recipient); also the notifier of
+    :func:`crm.campaigns.service.set_notifier` where workers are at hand."""
+    for _ in range(brokers.settings.campaign_parallel):
+        dispatch_campaign.send(campaign_id)
