@@ -122,7 +122,7 @@ def test_worker_killed_mid_send_every_recipient_gets_one_message(
 ) -> None:
     env = _env(
         db, redis_namespace, sink,
-        CRM_CAMPAIGN_BATCH="25", CRM_CAMPAIGN_EMAIL_RATE="80", CRM_CAMPAIGN_LEASE="4",
+        CRM_CAMPAIGN_BATCH="25", CRM_CAMPAIGN_EMAIL_RATE="80", CRM_CAMPAIGN_LEASE="6",
         CRM_CAMPAIGN_SCAN_INTERVAL="1",
     )  # fmt: skip
     settings = load_settings(env)

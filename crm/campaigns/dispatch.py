@@ -300,19 +300,31 @@ class _Sender:
         )
 
 
+def renew(lease: str) -> None:
+    """Keep a batch's claim alive while it is still being sent (a slow provider or a tight
+    rate must not let another worker take over rows that are on their way)."""
+    R.update(claimed_at=utcnow()).where(R.lease == lease).execute()
+
+
 def _send_batch(
     sender: _Sender,
     batch: Batch,
     throttle: Callable[[], None],
     sleep: Callable[[float], None],
+    lease_seconds: float | None = None,
 ) -> SendError | None:
     """Send a claimed batch over one session; returns the connection failure that ended it
-    early, or the last temporary refusal that made recipients wait (``None``: all settled)."""
+    early, or the last temporary refusal that made recipients wait (``None``: all settled).
+    The claim is renewed every third of ``lease_seconds`` while the batch is sent."""
     pending = list(batch.rows)
     trouble: SendError | None = None
+    renewed = time.monotonic()
     try:
         with sender.session() as session:
             while pending:
+                if lease_seconds and time.monotonic() - renewed > lease_seconds / 3:
+                    renew(batch.lease)
+                    renewed = time.monotonic()
                 row = pending.pop(0)
                 try:
                     message = sender.message(row)
@@ -441,7 +453,7 @@ def run(
             else:
                 outcome.state = "done"
             return outcome
-        trouble = _send_batch(sender, batch, throttle, sleep)
+        trouble = _send_batch(sender, batch, throttle, sleep, cfg.campaign_lease)
         sent, failed = record(campaign_id, batch)
         outcome.sent += sent
         outcome.failed += failed
