@@ -212,9 +212,7 @@ class ChatSession:
         return reply
 
     def name_of(self, user_id: str) -> str:
-        member = Member.get_or_none(
-            (Member.company == self.company.id) & (Member.slack_user_id == user_id)
-        )
+        member = Member.scoped(self.company.id).where(Member.slack_user_id == user_id).first()
         return member.name if member is not None and member.name else user_id
 
     def on_api(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
@@ -248,9 +246,7 @@ class ChatSession:
         return {}  # views.publish (App Home) and the rest: nothing to show here
 
     def _user(self, user_id: str) -> dict[str, Any]:
-        member = Member.get_or_none(
-            (Member.company == self.company.id) & (Member.slack_user_id == user_id)
-        )
+        member = Member.scoped(self.company.id).where(Member.slack_user_id == user_id).first()
         if member is None:
             return {"error": "user_not_found"}
         return {

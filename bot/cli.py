@@ -33,7 +33,7 @@ def chat_member(team: str | None, user: str | None) -> Member:
     if team is None and Company.get_or_none(Company.team_id == DEMO_TEAM) is not None:
         team = DEMO_TEAM
     company = _company(team)
-    members = Member.select().where(Member.company == company.id, Member.is_active == True)  # noqa: E712
+    members = Member.scoped(company.id).where(Member.is_active == True)  # noqa: E712
     if user:
         member = members.where(Member.slack_user_id == user.strip()).first()
         if member is None:

@@ -88,11 +88,7 @@ def _scope(actor: Actor, member_id: int | None, team: bool) -> int | None:
     if isinstance(member_id, bool) or not isinstance(member_id, int):
         raise NotFound("member: that member was not found in this workspace")
     # inactive members stay visible: their past deals are still the team's history
-    if (
-        not Member.select()
-        .where((Member.id == member_id) & (Member.company == actor.company_id))
-        .exists()
-    ):
+    if not Member.scoped(actor).where(Member.id == member_id).exists():
         raise NotFound("member: that member was not found in this workspace")
     return member_id
 
@@ -169,13 +165,14 @@ def pipeline_summary(
 def _pipeline_query(company_id: int, scope: int | None, since: datetime | None) -> Any:
     o = Opportunity
     query = (
-        o.select(
+        o.scoped(
+            company_id,
             o.stage,
             fn.COUNT(o.id).coerce(False),
             fn.SUM(o.amount).coerce(False),
             fn.SUM(o.amount * o.probability).coerce(False),
         )
-        .where((o.company == company_id) & o.stage.in_(OPEN_STAGES))
+        .where(o.stage.in_(OPEN_STAGES))
         .group_by(o.stage)
     )
     if scope is not None:
@@ -214,10 +211,8 @@ def _latest_changes(actor: Actor, now: datetime, entity_ids: Any = None) -> Any:
     rank = fn.ROW_NUMBER().over(
         partition_by=[sc.entity_id], order_by=[sc.changed_at.desc(), sc.id.desc()]
     )
-    query = sc.select(sc.entity_id, sc.to_stage, sc.changed_at, rank.alias("rn")).where(
-        (sc.company == actor.company_id)
-        & (sc.entity_type == "opportunity")
-        & (sc.changed_at <= now)
+    query = sc.scoped(actor, sc.entity_id, sc.to_stage, sc.changed_at, rank.alias("rn")).where(
+        (sc.entity_type == "opportunity") & (sc.changed_at <= now)
     )
     if entity_ids is not None:
         query = query.where(sc.entity_id.in_(entity_ids))
@@ -240,9 +235,8 @@ class _Closed:
 def _closed_deals(actor: Actor, scope: int | None, start: datetime, now: datetime) -> list[_Closed]:
     """Deals whose latest change at ``now`` closed them on or after ``start``, grouped."""
     sc = StageChange.alias("closing")
-    closing_ids = sc.select(sc.entity_id).where(
-        (sc.company == actor.company_id)
-        & (sc.entity_type == "opportunity")
+    closing_ids = sc.scoped(actor, sc.entity_id).where(
+        (sc.entity_type == "opportunity")
         & sc.to_stage.in_(CLOSED_STAGES)
         & (sc.changed_at >= start)
         & (sc.changed_at <= now)
@@ -250,10 +244,9 @@ def _closed_deals(actor: Actor, scope: int | None, start: datetime, now: datetim
     latest = _latest_changes(actor, now, closing_ids).alias("latest")
     created_sc = StageChange.alias("created_sc")
     created = (
-        created_sc.select(created_sc.entity_id, fn.MIN(created_sc.changed_at).alias("at"))
+        created_sc.scoped(actor, created_sc.entity_id, fn.MIN(created_sc.changed_at).alias("at"))
         .where(
-            (created_sc.company == actor.company_id)
-            & (created_sc.entity_type == "opportunity")
+            (created_sc.entity_type == "opportunity")
             & created_sc.from_stage.is_null()
             & created_sc.entity_id.in_(closing_ids)
         )
@@ -266,7 +259,8 @@ def _closed_deals(actor: Actor, scope: int | None, start: datetime, now: datetim
     won = Case(None, [(latest.c.to_stage == "closed_won", 1)], 0)
     opened_at = fn.COALESCE(created.c.at, o.created_at)
     query = (
-        o.select(
+        o.scoped(
+            actor,
             won.alias("won"),
             o.assigned_to,
             source.alias("source"),
@@ -286,8 +280,7 @@ def _closed_deals(actor: Actor, scope: int | None, start: datetime, now: datetim
             join_type=JOIN.LEFT_OUTER,
         )
         .where(
-            (o.company == actor.company_id)
-            & (latest.c.rn == 1)
+            (latest.c.rn == 1)
             & latest.c.to_stage.in_(CLOSED_STAGES)
             & (latest.c.changed_at >= start)
         )
@@ -306,13 +299,9 @@ def _open_count(actor: Actor, scope: int | None, now: datetime) -> int:
     latest = _latest_changes(actor, now).alias("latest")
     o = Opportunity
     query = (
-        o.select(fn.COUNT(o.id).coerce(False))
+        o.scoped(actor, fn.COUNT(o.id).coerce(False))
         .join(latest, on=(latest.c.entity_id == o.id))
-        .where(
-            (o.company == actor.company_id)
-            & (latest.c.rn == 1)
-            & latest.c.to_stage.in_(OPEN_STAGES)
-        )
+        .where((latest.c.rn == 1) & latest.c.to_stage.in_(OPEN_STAGES))
     )
     if scope is not None:
         query = query.where(o.assigned_to == scope)
@@ -405,8 +394,8 @@ def win_loss(
             entry[1] += row.count
             entry[2] += row.cents
     names = dict(
-        Member.select(Member.id, Member.name)
-        .where((Member.company == actor.company_id) & Member.id.in_([m for m in members if m]))
+        Member.scoped(actor, Member.id, Member.name)
+        .where(Member.id.in_([m for m in members if m]))
         .tuples()
     )
     for key, stats in members.items():

@@ -178,12 +178,8 @@ def change(actor: Actor) -> Iterator[ChangeSet]:
 def history(actor: Actor, entity_type: str, entity_id: int, limit: int = 50) -> list[AuditLog]:
     """A record's audit rows, newest first (scoped to the actor's company)."""
     return list(
-        AuditLog.select()
-        .where(
-            (AuditLog.company == actor.company_id)
-            & (AuditLog.entity_type == entity_type)
-            & (AuditLog.entity_id == entity_id)
-        )
+        AuditLog.scoped(actor)
+        .where((AuditLog.entity_type == entity_type) & (AuditLog.entity_id == entity_id))
         .order_by(AuditLog.id.desc())
         .limit(limit)
     )
@@ -192,9 +188,7 @@ def history(actor: Actor, entity_type: str, entity_id: int, limit: int = 50) -> 
 def change_rows(actor: Actor, change_id: str, action: str | None = None) -> list[AuditLog]:
     """The audit rows of one change of the actor's company, oldest first (what its receipt
     shows and what an Undo would take back); ``action`` keeps one kind (``"update"``)."""
-    query = AuditLog.select().where(
-        (AuditLog.company == actor.company_id) & (AuditLog.change_id == change_id)
-    )
+    query = AuditLog.scoped(actor).where(AuditLog.change_id == change_id)
     if action is not None:
         query = query.where(AuditLog.action == action)
     return list(query.order_by(AuditLog.id))
@@ -208,8 +202,8 @@ def revert(actor: Actor, change_id: str, *, window: timedelta | None = UNDO_WIND
     """
     with change(actor) as ch:
         rows = list(
-            AuditLog.select()
-            .where((AuditLog.company == actor.company_id) & (AuditLog.change_id == change_id))
+            AuditLog.scoped(actor)
+            .where(AuditLog.change_id == change_id)
             .order_by(AuditLog.id.desc())
         )
         if not rows:
@@ -222,12 +216,8 @@ def revert(actor: Actor, change_id: str, *, window: timedelta | None = UNDO_WIND
             raise Conflict(f"Undo is only possible within {minutes} minutes of the change")
         # Claim the change first: a concurrent second Undo finds it reverted and stops.
         claimed = (
-            AuditLog.update(reverted_at=utcnow())
-            .where(
-                (AuditLog.company == actor.company_id)
-                & (AuditLog.change_id == change_id)
-                & AuditLog.reverted_at.is_null()
-            )
+            AuditLog.scoped_update(actor, reverted_at=utcnow())
+            .where((AuditLog.change_id == change_id) & AuditLog.reverted_at.is_null())
             .execute()
         )
         if claimed != len(rows):
@@ -287,7 +277,7 @@ def _require_may_undo(actor: Actor, rows: list[AuditLog]) -> None:
         model = _models().get(row.entity_type)
         if model is None or model in _EXTRA_MODELS.values():
             continue  # history rows go with the record they describe
-        record = model.get_or_none(model.id == row.entity_id)
+        record = model.scoped(actor).where(model.id == row.entity_id).first()
         if record is None and row.action == "delete":
             # the undo brings it back as it was: judge that record
             record = model(**{k: decode(model, k, v[0]) for k, v in row.changes.items()
@@ -300,7 +290,7 @@ def _require_may_undo(actor: Actor, rows: list[AuditLog]) -> None:
 _DERIVED_TABLES = frozenset({"cms_customer_metrics", "cms_idempotency_keys"})
 
 
-def _refuse_if_used(record: BaseModel, label: str) -> None:
+def _refuse_if_used(record: BaseModel, company_id: int, label: str) -> None:
     """Deleting a record that later rows point at would cascade silently; refuse instead.
 
     Rows created by the same change were already removed (rows are undone newest first).
@@ -308,7 +298,7 @@ def _refuse_if_used(record: BaseModel, label: str) -> None:
     for fk, child in type(record)._meta.backrefs.items():
         if child._meta.table_name in _DERIVED_TABLES:
             continue
-        if child.select().where(fk == record.id).exists():
+        if child.scoped(company_id).where(fk == record.id).exists():
             raise Conflict(f"{label} is used by other records now and cannot be undone")
 
 
@@ -316,10 +306,10 @@ def _undo_row(ch: ChangeSet, row: AuditLog) -> None:
     model = _models()[row.entity_type]
     label = f"{row.entity_type} {row.entity_id}"
     if row.action == "create":
-        record = model.get_or_none(model.id == row.entity_id)
+        record = model.scoped(row.company_id).where(model.id == row.entity_id).first()
         if record is None:
             return  # already gone
-        _refuse_if_used(record, label)
+        _refuse_if_used(record, row.company_id, label)
         ch.deleted(record)
         try:
             with database.atomic():
@@ -332,7 +322,7 @@ def _undo_row(ch: ChangeSet, row: AuditLog) -> None:
         record = model.create(**values)
         ch.created(record)
         return
-    record = model.get_or_none(model.id == row.entity_id)
+    record = model.scoped(row.company_id).where(model.id == row.entity_id).first()
     if record is None:
         raise Conflict(f"{label} no longer exists")
     before = snapshot(record)

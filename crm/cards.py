@@ -65,10 +65,9 @@ def _open_follow_ups(actor: Actor, subject_type: str, subject_id: int) -> list[F
         (FollowUp.status == "pending") & (FollowUp.due_at <= now)
     )
     return list(
-        FollowUp.select()
+        FollowUp.scoped(actor)
         .where(
-            (FollowUp.company == actor.company_id)
-            & (FollowUp.followable_type == subject_type)
+            (FollowUp.followable_type == subject_type)
             & (FollowUp.followable_id == subject_id)
             & FollowUp.status.in_(OPEN_STATUSES)
         )
@@ -79,10 +78,7 @@ def _open_follow_ups(actor: Actor, subject_type: str, subject_id: int) -> list[F
 
 def _opportunities(actor: Actor, where: Any) -> list[Opportunity]:
     return list(
-        Opportunity.select()
-        .where((Opportunity.company == actor.company_id) & where)
-        .order_by(Opportunity.id.desc())
-        .limit(RECENT)
+        Opportunity.scoped(actor).where(where).order_by(Opportunity.id.desc()).limit(RECENT)
     )
 
 
@@ -92,9 +88,7 @@ def people_of(actor: Actor, ids: set[int | None]) -> dict[int, str]:
     wanted = {i for i in ids if i is not None}
     if not wanted:
         return {}
-    rows = Member.select(Member.id, Member.slack_user_id).where(
-        (Member.company == actor.company_id) & Member.id.in_(wanted)
-    )
+    rows = Member.scoped(actor, Member.id, Member.slack_user_id).where(Member.id.in_(wanted))
     return {m.id: m.slack_user_id for m in rows}
 
 
@@ -115,7 +109,7 @@ def _card(actor: Actor, entity_type: str, record: Any, **extra: Any) -> Card:
 
 
 def _customer_of_lead(actor: Actor, lead_id: int) -> Customer | None:
-    return Customer.get_or_none((Customer.company == actor.company_id) & (Customer.lead == lead_id))
+    return Customer.scoped(actor).where(Customer.lead == lead_id).first()
 
 
 def lead_card(actor: Actor, lead_id: int) -> Card:
@@ -134,11 +128,9 @@ def opportunity_card(actor: Actor, opp_id: int) -> Card:
     opp = tenancy.fetch(Opportunity, actor, opp_id, "opportunity")
     customer = lead = None
     if opp.customer_id is not None:
-        customer = Customer.get_or_none(
-            (Customer.company == actor.company_id) & (Customer.id == opp.customer_id)
-        )
+        customer = Customer.scoped(actor).where(Customer.id == opp.customer_id).first()
     if opp.lead_id is not None:
-        lead = Lead.get_or_none((Lead.company == actor.company_id) & (Lead.id == opp.lead_id))
+        lead = Lead.scoped(actor).where(Lead.id == opp.lead_id).first()
     return _card(actor, "opportunity", opp, customer=customer, lead=lead)
 
 
@@ -150,7 +142,7 @@ def customer_card(actor: Actor, customer_id: int) -> Card:
     opps = _opportunities(actor, Opportunity.customer == customer.id)
     lead = None
     if customer.lead_id is not None:
-        lead = Lead.get_or_none((Lead.company == actor.company_id) & (Lead.id == customer.lead_id))
+        lead = Lead.scoped(actor).where(Lead.id == customer.lead_id).first()
     from crm.insight.clv import customer_outlook  # numpy and scipy load with the first card
 
     insight = customer_outlook(actor.company_id, customer.id)

@@ -61,16 +61,16 @@ def _lead_page(
     source: str | None,
     assigned_to_id: int | None,
 ) -> ModelSelect:
-    where = Lead.company == company_id
+    query = Lead.scoped(company_id)
     if after is not None:
-        where &= Lead.id > after
+        query = query.where(Lead.id > after)
     if status is not None:
-        where &= Lead.status == status
+        query = query.where(Lead.status == status)
     if source is not None:
-        where &= Lead.source == source
+        query = query.where(Lead.source == source)
     if assigned_to_id is not None:
-        where &= Lead.assigned_to == assigned_to_id
-    return Lead.select().where(where).order_by(Lead.id).limit(limit)
+        query = query.where(Lead.assigned_to == assigned_to_id)
+    return query.order_by(Lead.id).limit(limit)
 
 
 # the integrations' most frequent call: rendered once per filter combination (crm.sql_cache)
@@ -98,21 +98,23 @@ def leads(
             source=source,
             assigned_to_id=assigned_to_id,
         )
-    where = Lead.company == actor.company_id
+    query = Lead.scoped(actor)
     if status is not None:
-        where &= Lead.status == status
+        query = query.where(Lead.status == status)
     if source is not None:
-        where &= Lead.source == source
+        query = query.where(Lead.source == source)
     if assigned_to_id is not None:
-        where &= Lead.assigned_to == assigned_to_id
+        query = query.where(Lead.assigned_to == assigned_to_id)
     if updated_since is not None:
-        where &= Lead.updated_at >= parse_datetime(updated_since, "updated_since", actor.tz)
+        query = query.where(
+            Lead.updated_at >= parse_datetime(updated_since, "updated_since", actor.tz)
+        )
     text = _search(q)
     if text:
-        where &= (
+        query = query.where(
             Lead.name.contains(text) | Lead.email.contains(text) | Lead.company_name.contains(text)
         )
-    return _page(Lead.select().where(where), Lead, after, limit)
+    return _page(query, Lead, after, limit)
 
 
 def converted_customers(actor: Actor, leads: Iterable[Lead]) -> dict[int, int]:
@@ -120,9 +122,7 @@ def converted_customers(actor: Actor, leads: Iterable[Lead]) -> dict[int, int]:
     ids = [lead.id for lead in leads if lead.converted_at is not None]
     if not ids:
         return {}
-    rows = Customer.select(Customer.id, Customer.lead).where(
-        (Customer.company == actor.company_id) & Customer.lead.in_(ids)
-    )
+    rows = Customer.scoped(actor, Customer.id, Customer.lead).where(Customer.lead.in_(ids))
     return {row.lead_id: row.id for row in rows}
 
 
@@ -137,20 +137,20 @@ def opportunities(
     close_before: str | None = None,
     close_after: str | None = None,
 ) -> list[Opportunity]:
-    where = Opportunity.company == actor.company_id
+    query = Opportunity.scoped(actor)
     if stage is not None:
-        where &= Opportunity.stage == stage
+        query = query.where(Opportunity.stage == stage)
     if assigned_to_id is not None:
-        where &= Opportunity.assigned_to == assigned_to_id
+        query = query.where(Opportunity.assigned_to == assigned_to_id)
     if customer_id is not None:
-        where &= Opportunity.customer == customer_id
+        query = query.where(Opportunity.customer == customer_id)
     if close_before is not None:
         day: date = parse_date(close_before, "close_before", actor.tz)
-        where &= Opportunity.expected_close_date <= day
+        query = query.where(Opportunity.expected_close_date <= day)
     if close_after is not None:
         day = parse_date(close_after, "close_after", actor.tz)
-        where &= Opportunity.expected_close_date >= day
-    return _page(Opportunity.select().where(where), Opportunity, after, limit)
+        query = query.where(Opportunity.expected_close_date >= day)
+    return _page(query, Opportunity, after, limit)
 
 
 def communications(
@@ -162,14 +162,14 @@ def communications(
     subject_id: int | None = None,
     type: str | None = None,
 ) -> list[Communication]:
-    where = Communication.company == actor.company_id
+    query = Communication.scoped(actor)
     if subject_type is not None:
-        where &= Communication.communicable_type == subject_type
+        query = query.where(Communication.communicable_type == subject_type)
     if subject_id is not None:
-        where &= Communication.communicable_id == subject_id
+        query = query.where(Communication.communicable_id == subject_id)
     if type is not None:
-        where &= Communication.type == type
-    return _page(Communication.select().where(where), Communication, after, limit)
+        query = query.where(Communication.type == type)
+    return _page(query, Communication, after, limit)
 
 
 def follow_ups(
@@ -185,23 +185,23 @@ def follow_ups(
 ) -> list[FollowUp]:
     """``status`` is the effective one (rule 5: a pending follow-up past due is overdue even
     before the scan marks it)."""
-    where = FollowUp.company == actor.company_id
+    query = FollowUp.scoped(actor)
     if assigned_to_id is not None:
-        where &= FollowUp.assigned_to == assigned_to_id
+        query = query.where(FollowUp.assigned_to == assigned_to_id)
     if subject_type is not None:
-        where &= FollowUp.followable_type == subject_type
+        query = query.where(FollowUp.followable_type == subject_type)
     if subject_id is not None:
-        where &= FollowUp.followable_id == subject_id
+        query = query.where(FollowUp.followable_id == subject_id)
     if status is not None:
         now = now or utcnow()
         overdue = _is_overdue(now)  # rule 5's one definition
         if status == "overdue":
-            where &= overdue
+            query = query.where(overdue)
         elif status == "pending":
-            where &= (FollowUp.status == "pending") & ~overdue
+            query = query.where((FollowUp.status == "pending") & ~overdue)
         else:
-            where &= FollowUp.status == status
-    return _page(FollowUp.select().where(where), FollowUp, after, limit)
+            query = query.where(FollowUp.status == status)
+    return _page(query, FollowUp, after, limit)
 
 
 def customers(
@@ -212,33 +212,31 @@ def customers(
     q: str | None = None,
     industry: str | None = None,
 ) -> list[Customer]:
-    where = Customer.company == actor.company_id
+    query = Customer.scoped(actor)
     if industry is not None:
-        where &= Customer.industry == industry
+        query = query.where(Customer.industry == industry)
     text = _search(q)
     if text:
-        where &= (
+        query = query.where(
             Customer.name.contains(text)
             | Customer.email.contains(text)
             | Customer.company_name.contains(text)
         )
-    return _page(Customer.select().where(where), Customer, after, limit)
+    return _page(query, Customer, after, limit)
 
 
 def metrics_of(actor: Actor, customers: Iterable[Customer]) -> dict[int, CustomerMetric]:
     ids = [c.id for c in customers]
     if not ids:
         return {}
-    rows = CustomerMetric.select().where(
-        (CustomerMetric.company == actor.company_id) & CustomerMetric.customer.in_(ids)
-    )
+    rows = CustomerMetric.scoped(actor).where(CustomerMetric.customer.in_(ids))
     return {row.customer_id: row for row in rows}
 
 
 def segments(
     actor: Actor, *, after: int | None = None, limit: int = 50, is_active: bool | None = None
 ) -> list[CustomerSegment]:
-    where = CustomerSegment.company == actor.company_id
+    query = CustomerSegment.scoped(actor)
     if is_active is not None:
-        where &= CustomerSegment.is_active == is_active
-    return _page(CustomerSegment.select().where(where), CustomerSegment, after, limit)
+        query = query.where(CustomerSegment.is_active == is_active)
+    return _page(query, CustomerSegment, after, limit)

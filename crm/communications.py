@@ -165,7 +165,7 @@ def _contacted(actor: Actor, record: TenantModel) -> list[TenantModel]:
     if isinstance(record, Opportunity):
         for model, rid in ((Lead, record.lead_id), (Customer, record.customer_id)):
             if rid is not None:
-                other = model.get_or_none((model.id == rid) & (model.company == actor.company_id))
+                other = model.scoped(actor).where(model.id == rid).first()
                 if other is not None:
                     found.append(other)
     return found
@@ -177,12 +177,8 @@ def _bump(ch: ChangeSet, record: TenantModel, when: datetime) -> None:
     model = type(record)
     column = model.last_contacted_at
     moved = (
-        model.update(last_contacted_at=when, updated_at=utcnow())
-        .where(
-            (model.id == record.id)
-            & (model.company == record.company_id)
-            & (column.is_null() | (column < when))
-        )
+        model.scoped_update(record.company_id, last_contacted_at=when, updated_at=utcnow())
+        .where((model.id == record.id) & (column.is_null() | (column < when)))
         .execute()
     )
     if moved:
@@ -199,10 +195,9 @@ def list_communications(
     limit = parse_int(limit, "limit", 1, 200)
     offset = parse_int(offset, "offset", 0)
     return list(
-        Communication.select()
+        Communication.scoped(actor)
         .where(
-            (Communication.company == actor.company_id)
-            & (Communication.communicable_type == subject_type)
+            (Communication.communicable_type == subject_type)
             & (Communication.communicable_id == record.id)
         )
         .order_by(Communication.communicated_at.desc(), Communication.id.desc())

@@ -35,9 +35,7 @@ _COMPANY_BY_TEAM = Statement(
 )
 _MEMBER_BY_SLACK_ID = Statement(
     lambda company_id, slack_user_id: (
-        Member.select()
-        .where((Member.company == company_id) & (Member.slack_user_id == slack_user_id))
-        .limit(1)
+        Member.scoped(company_id).where(Member.slack_user_id == slack_user_id).limit(1)
     )
 )
 
@@ -116,9 +114,7 @@ def upsert_member(company: Company, profile: Profile) -> Member:
         "refreshed_at": now,
         "is_active": True,
     }
-    member = Member.get_or_none(
-        (Member.company == company.id) & (Member.slack_user_id == profile.slack_user_id)
-    )
+    member = Member.scoped(company.id).where(Member.slack_user_id == profile.slack_user_id).first()
     if member is None:
         try:
             with database.atomic():
@@ -129,11 +125,11 @@ def upsert_member(company: Company, profile: Profile) -> Member:
                     **fields,
                 )
         except IntegrityError:
-            member = Member.get(
-                (Member.company == company.id) & (Member.slack_user_id == profile.slack_user_id)
+            member = (
+                Member.scoped(company.id).where(Member.slack_user_id == profile.slack_user_id).get()
             )
-    Member.update(updated_at=now, **fields).where(Member.id == member.id).execute()
-    return Member.get_by_id(member.id)
+    Member.scoped_update(member, updated_at=now, **fields).where(Member.id == member.id).execute()
+    return Member.scoped(member).where(Member.id == member.id).get()
 
 
 def find_member(company_id: int, slack_user_id: str) -> Member | None:
@@ -157,15 +153,7 @@ def set_role(actor: Actor, member_id: int, role: str) -> Member:
     with change(actor) as ch:
         member = fetch(Member, actor, member_id, "member")
         if member.role == "admin" and role != "admin":
-            admins = (
-                Member.select()
-                .where(
-                    (Member.company == actor.company_id)
-                    & (Member.role == "admin")
-                    & Member.is_active
-                )
-                .count()
-            )
+            admins = Member.scoped(actor).where((Member.role == "admin") & Member.is_active).count()
             if admins <= 1:
                 raise ValidationError(
                     "role",
@@ -242,11 +230,7 @@ def update_settings(
 
 
 def members(actor: Actor) -> list[Member]:
-    return list(
-        Member.select()
-        .where((Member.company == actor.company_id) & Member.is_active)
-        .order_by(Member.name)
-    )
+    return list(Member.scoped(actor).where(Member.is_active).order_by(Member.name))
 
 
 def get_company(actor: Actor) -> Company:
@@ -261,7 +245,5 @@ def slack_user_ids(actor: Actor, member_ids: Iterable[int]) -> dict[int, str]:
     if not ids:
         return {}
     return dict(
-        Member.select(Member.id, Member.slack_user_id)
-        .where((Member.company == actor.company_id) & Member.id.in_(ids))
-        .tuples()
+        Member.scoped(actor, Member.id, Member.slack_user_id).where(Member.id.in_(ids)).tuples()
     )

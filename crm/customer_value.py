@@ -19,7 +19,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from peewee import JOIN, Case, Cast, ColumnBase, Expression, Select, Value, fn
+from peewee import JOIN, Case, Cast, ColumnBase, Expression, ModelSelect, Select, Value, fn
 
 from crm.acting import Actor
 from crm.clock import utcnow
@@ -142,14 +142,17 @@ def _greatest(a: ColumnBase, b: ColumnBase) -> ColumnBase:
     return fn.GREATEST(a, b) if is_postgres() else fn.MAX(a, b)
 
 
-def _aggregates(where: Expression, now: datetime) -> Any:
+def _aggregates(customers: ModelSelect, now: datetime) -> Any:
     """Per customer, the raw aggregates, each computed once: orders, revenue and profit in
     cents, first/last purchase and the seconds from them to ``now`` (``now`` as a literal
-    epoch, so the database converts only the two aggregated timestamps per customer)."""
+    epoch, so the database converts only the two aggregated timestamps per customer).
+
+    ``customers`` is a ``Customer.scoped(...)`` query (or the nightly job's marked one): the
+    figures are computed over the rows it selects, with these columns instead of its own."""
     now_epoch = _lit(calendar.timegm(now.timetuple()))
     first, last = fn.MIN(Order.ordered_at), fn.MAX(Order.ordered_at)
     return (
-        Customer.select(
+        customers.select(
             Customer.company.alias("company_id"),
             Customer.id.alias("customer_id"),
             fn.COUNT(Order.id).alias("n"),
@@ -165,14 +168,13 @@ def _aggregates(where: Expression, now: datetime) -> Any:
             JOIN.LEFT_OUTER,
             on=(Order.customer == Customer.id) & (Order.company == Customer.company),
         )
-        .where(where)
         .group_by(Customer.id, Customer.company)
     )
 
 
-def _metrics_select(where: Expression, now: datetime, thresholds: Thresholds) -> Select:
+def _metrics_select(customers: ModelSelect, now: datetime, thresholds: Thresholds) -> Select:
     """The derived figures over :func:`_aggregates`, in the column order of :data:`_FIELDS`."""
-    agg = _aggregates(where, now).alias("agg")
+    agg = _aggregates(customers, now).alias("agg")
     c = agg.c
     # whole days, floored, never negative (a purchase dated ahead); NULL without purchases
     days = Case(
@@ -225,10 +227,9 @@ _FIELDS = [
 ]
 
 
-def _upsert(where: Expression, now: datetime, thresholds: Thresholds) -> int:
-    """One INSERT ... SELECT ... ON CONFLICT(customer_id) DO UPDATE for the customers in
-    ``where``."""
-    query = _metrics_select(where, now, thresholds)
+def _upsert(customers: ModelSelect, now: datetime, thresholds: Thresholds) -> int:
+    """One INSERT ... SELECT ... ON CONFLICT(customer_id) DO UPDATE for ``customers``."""
+    query = _metrics_select(customers, now, thresholds)
     preserve = [f for f in _FIELDS if f.name not in ("customer", "created_at")]
     upsert = CustomerMetric.insert_from(query, _FIELDS).on_conflict(
         conflict_target=[CustomerMetric.customer], preserve=preserve
@@ -256,21 +257,19 @@ def recompute_customer(
     now = now or utcnow()
     company = Company.get_by_id(company_id)
     _upsert(
-        (Customer.company == company_id) & (Customer.id == customer_id),
+        Customer.scoped(company_id).where(Customer.id == customer_id),
         now,
         tier_thresholds(company),
     )
     recount_company(company_id, now)
-    return CustomerMetric.get(
-        (CustomerMetric.company == company_id) & (CustomerMetric.customer == customer_id)
-    )
+    return CustomerMetric.scoped(company_id).where(CustomerMetric.customer == customer_id).get()
 
 
 def recompute_company(company_id: int, now: datetime | None = None) -> int:
     """Refresh every customer of one company; returns how many rows were written."""
     now = now or utcnow()
     company = Company.get_by_id(company_id)
-    written = _upsert(Customer.company == company_id, now, tier_thresholds(company))
+    written = _upsert(Customer.scoped(company_id), now, tier_thresholds(company))
     recount_company(company_id, now)
     return written
 
@@ -281,7 +280,10 @@ def recompute_all(now: datetime | None = None, *, recount: bool = True) -> int:
     now = now or utcnow()
     written = 0
     for thresholds, ids in _threshold_groups(None).items():
-        written += _upsert(Customer.company.in_(ids), now, thresholds)
+        customers = Customer.unscoped(
+            why="the nightly job: every company that shares one set of tier thresholds"
+        ).where(Customer.company.in_(ids))
+        written += _upsert(customers, now, thresholds)
     if recount:
         recount_all(now)
     return written
@@ -290,9 +292,7 @@ def recompute_all(now: datetime | None = None, *, recount: bool = True) -> int:
 def get_metrics(actor: Actor, customer_id: int) -> CustomerMetric:
     """A customer's metrics; computed on first read if no order has triggered it yet."""
     customer = fetch(Customer, actor, customer_id, "customer")
-    metric = CustomerMetric.get_or_none(
-        (CustomerMetric.company == actor.company_id) & (CustomerMetric.customer == customer.id)
-    )
+    metric = CustomerMetric.scoped(actor).where(CustomerMetric.customer == customer.id).first()
     if metric is None:
         metric = recompute_customer(actor.company_id, customer.id)
     return metric

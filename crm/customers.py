@@ -131,22 +131,16 @@ def list_customers(
     """Customers by name; ``search`` matches part of the name, company name, email or phone
     (case-insensitive)."""
     limit, offset = clean_page(limit, offset)
-    where = Customer.company == actor.company_id
+    query = Customer.scoped(actor)
     text = clean_text(search, "search", 200)
     if text:
-        where &= (
+        query = query.where(
             Customer.name.contains(text)
             | Customer.company_name.contains(text)
             | Customer.email.contains(text)
             | Customer.phone.contains(text)
         )
-    return list(
-        Customer.select()
-        .where(where)
-        .order_by(fn.LOWER(Customer.name), Customer.id)
-        .limit(limit)
-        .offset(offset)
-    )
+    return list(query.order_by(fn.LOWER(Customer.name), Customer.id).limit(limit).offset(offset))
 
 
 def update_customer(actor: Actor, customer_id: int, **fields: Any) -> Customer:
@@ -222,7 +216,7 @@ def _ordered_at(value: Any) -> datetime:
 
 
 def _existing_order(actor: Actor, customer_id: int, ref: str) -> Order | None:
-    order = Order.get_or_none((Order.company == actor.company_id) & (Order.external_ref == ref))
+    order = Order.scoped(actor).where(Order.external_ref == ref).first()
     if order is None:
         return None
     if order.customer_id != customer_id:
@@ -302,7 +296,7 @@ def list_orders(actor: Actor, customer_id: int) -> list[Order]:
     """The customer's orders, newest first."""
     customer = tenancy.fetch(Customer, actor, customer_id, "customer")
     return list(
-        Order.select()
-        .where((Order.company == actor.company_id) & (Order.customer == customer.id))
+        Order.scoped(actor)
+        .where(Order.customer == customer.id)
         .order_by(Order.ordered_at.desc(), Order.id.desc())
     )

@@ -45,6 +45,7 @@ from crm.models import (
     Opportunity,
     Order,
     StageChange,
+    TenantModel,
 )
 
 DEMO_TEAM = "TDEMO"
@@ -149,6 +150,11 @@ class _Builder:
     def rep(self) -> Member:
         return self.rng.choice(self.reps)
 
+    def member(self, member_id: int | None) -> Member | None:
+        if member_id is None:
+            return None
+        return Member.scoped(self.company).where(Member.id == member_id).get()
+
     def actor(self, member: Member) -> Actor:
         return Actor.for_member(member, "cli")
 
@@ -157,22 +163,22 @@ class _Builder:
         firm, industry = self.rng.choice(FIRMS).split("|")
         return f"{first} {last}", firm, industry
 
-    def backdate(self, model: type, record_id: int, when: datetime) -> None:
-        model.update(created_at=when, updated_at=when).where(model.id == record_id).execute()
+    def backdate(self, model: type[TenantModel], record_id: int, when: datetime) -> None:
+        model.scoped_update(self.company, created_at=when, updated_at=when).where(
+            model.id == record_id
+        ).execute()
 
     def date_moves(self, entity_type: str, entity_id: int, times: list[datetime]) -> None:
         """Give the entity's stage history rows (oldest first) the times of ``times``."""
         rows = list(
-            StageChange.select(StageChange.id)
-            .where(
-                (StageChange.company == self.company.id)
-                & (StageChange.entity_type == entity_type)
-                & (StageChange.entity_id == entity_id)
-            )
+            StageChange.scoped(self.company.id, StageChange.id)
+            .where((StageChange.entity_type == entity_type) & (StageChange.entity_id == entity_id))
             .order_by(StageChange.id)
         )
         for row, when in zip(rows, times, strict=True):
-            StageChange.update(changed_at=when).where(StageChange.id == row.id).execute()
+            StageChange.scoped_update(self.company, changed_at=when).where(
+                StageChange.id == row.id
+            ).execute()
 
     # --- the workspace ------------------------------------------------------------------
 
@@ -198,7 +204,7 @@ class _Builder:
         from crm.customer_value import recompute_company
 
         recompute_company(self.company.id, self.now)
-        self.summary.orders = Order.select().where(Order.company == self.company.id).count()
+        self.summary.orders = Order.scoped(self.company.id).count()
         return self.summary
 
     def leads(self) -> None:
@@ -305,7 +311,7 @@ class _Builder:
         for i in range(80):
             on_lead = i % 5 == 0 and self.open_leads
             subject = self.rng.choice(self.open_leads if on_lead else self.customer_list)
-            owner = Member.get_by_id(subject.assigned_to_id) if subject.assigned_to_id else None
+            owner = self.member(subject.assigned_to_id)
             owner = owner or self.rep()
             actor = self.actor(owner)
             born = self.ago(10, 180)
@@ -337,7 +343,7 @@ class _Builder:
                 mark_lost(actor, opp.id, reason=self.rng.choice(LOSS_REASONS))
                 close = self.now - timedelta(days=self.rng.uniform(0, span / (reach + 2)))
                 times.append(close.replace(microsecond=0))
-                Opportunity.update(actual_close_date=close.date()).where(
+                Opportunity.scoped_update(self.company, actual_close_date=close.date()).where(
                     Opportunity.id == opp.id
                 ).execute()
                 self.summary.lost += 1
@@ -351,7 +357,7 @@ class _Builder:
         subjects += [("lead", lead) for lead in self.open_leads[:80]]
         for i in range(300):
             kind, record = self.rng.choice(subjects)
-            owner = Member.get_by_id(record.assigned_to_id) if record.assigned_to_id else None
+            owner = self.member(record.assigned_to_id)
             what = self.rng.choice(("call", "call", "email", "meeting", "note", "sms"))
             log_communication(
                 self.actor(owner or self.rep()),
@@ -375,7 +381,7 @@ class _Builder:
         ]
         for i in range(60):
             kind, record = self.rng.choice(subjects)
-            owner = Member.get_by_id(record.assigned_to_id) if record.assigned_to_id else None
+            owner = self.member(record.assigned_to_id)
             actor = self.actor(owner or self.rep())
             due = self.now + timedelta(hours=self.rng.uniform(-24 * 10, 24 * 14))
             fu = create_follow_up(
@@ -391,9 +397,7 @@ class _Builder:
                 complete_follow_up(actor, fu.id, notes="Done; next step agreed.")
         self.summary.follow_ups = 60
         self.summary.overdue = (
-            FollowUp.select()
-            .where((FollowUp.company == self.company.id) & (FollowUp.status == "overdue"))
-            .count()
+            FollowUp.scoped(self.company.id).where(FollowUp.status == "overdue").count()
         )
 
     def segments(self) -> None:

@@ -153,7 +153,9 @@ def _sent_keys(keys: list[str]) -> set[tuple[int, str]]:
     if not keys:
         return set()
     rows = (
-        IdempotencyKey.select(IdempotencyKey.company, IdempotencyKey.key)
+        IdempotencyKey.unscoped(
+            IdempotencyKey.company, IdempotencyKey.key, why="the scheduler's scan of every company"
+        )
         .where(IdempotencyKey.key.in_(keys) & (IdempotencyKey.change_id == _SENT))
         .tuples()
     )
@@ -169,7 +171,13 @@ def members_due_daily_digest(now: datetime) -> list[Occasion]:
     members)."""
     horizon = now + timedelta(hours=26)  # covers the end of "today" in every zone
     rows = (
-        FollowUp.select(Member.id, Member.company, Member.tz, fn.MIN(FollowUp.due_at))
+        FollowUp.unscoped(
+            Member.id,
+            Member.company,
+            Member.tz,
+            fn.MIN(FollowUp.due_at),
+            why="the scheduler finds the members of every company whose digest is due",
+        )
         .join(Member, on=(FollowUp.assigned_to == Member.id))
         .where(
             FollowUp.status.in_(OPEN_STATUSES)
@@ -203,16 +211,19 @@ def _items(rows: list[FollowUp]) -> list[DigestItem]:
 def daily_digest(member_id: int, now: datetime) -> DailyDigest | None:
     """The member's open follow-ups due before the end of their local day, split into overdue
     and later today; ``None`` when there is nothing (no digest is sent then)."""
-    member = Member.get_or_none(Member.id == member_id)
+    member = (
+        Member.unscoped(why="a digest job names its member by id")
+        .where(Member.id == member_id)
+        .first()
+    )
     if member is None or not member.is_active:
         return None
     tz = member.tz or "UTC"
     end = _end_of_local_day_utc(now, tz)
     rows = list(
-        FollowUp.select()
+        FollowUp.scoped(member.company_id)
         .where(
-            (FollowUp.company == member.company_id)
-            & (FollowUp.assigned_to == member.id)
+            (FollowUp.assigned_to == member.id)
             & FollowUp.status.in_(OPEN_STATUSES)
             & (FollowUp.due_at < end)
         )
@@ -263,7 +274,8 @@ def weekly_digest(company_id: int, now: datetime) -> WeeklyDigest:
     opp = Opportunity
 
     moves_q = (
-        StageChange.select(
+        StageChange.scoped(
+            company_id,
             StageChange.entity_id,
             opp.name,
             StageChange.from_stage,
@@ -272,8 +284,7 @@ def weekly_digest(company_id: int, now: datetime) -> WeeklyDigest:
         )
         .join(opp, on=(StageChange.entity_id == opp.id))
         .where(
-            (StageChange.company == company_id)
-            & (StageChange.entity_type == "opportunity")
+            (StageChange.entity_type == "opportunity")
             & StageChange.from_stage.is_null(False)
             & (StageChange.changed_at >= since)
             & (opp.company == company_id)
@@ -287,11 +298,11 @@ def weekly_digest(company_id: int, now: datetime) -> WeeklyDigest:
         .tuples()
     ]
 
-    open_deals = (opp.company == company_id) & opp.stage.in_(OPEN_STAGES)
+    open_deals = opp.stage.in_(OPEN_STAGES)
     slipped = [
         {"id": i, "name": n, "expected_close_date": d, "amount": a, "assignee": who}
-        for i, n, d, a, who in opp.select(
-            opp.id, opp.name, opp.expected_close_date, opp.amount, Member.name
+        for i, n, d, a, who in opp.scoped(
+            company_id, opp.id, opp.name, opp.expected_close_date, opp.amount, Member.name
         )
         .join(Member, JOIN.LEFT_OUTER, on=(opp.assigned_to == Member.id))
         .where(open_deals & (opp.expected_close_date < local.date()))
@@ -302,16 +313,16 @@ def weekly_digest(company_id: int, now: datetime) -> WeeklyDigest:
     slipped += _moved_close_dates(company_id, since, {d["id"] for d in slipped})
 
     cutoff = now - STALE_AFTER
-    recent_move = StageChange.select(StageChange.id).where(
-        (StageChange.company == company_id)
-        & (StageChange.entity_type == "opportunity")
+    recent_move = StageChange.scoped(company_id, StageChange.id).where(
+        (StageChange.entity_type == "opportunity")
         & (StageChange.entity_id == opp.id)
         & (StageChange.changed_at >= cutoff)
     )
     last_activity = fn.COALESCE(opp.last_contacted_at, opp.created_at)
     stale = [
         {"id": i, "name": n, "last_activity": last, "amount": a, "assignee": who}
-        for i, n, last, a, who in opp.select(
+        for i, n, last, a, who in opp.scoped(
+            company_id,
             opp.id,
             opp.name,
             # SQLite hands a function's result back as text; read it as the column would be
@@ -328,30 +339,26 @@ def weekly_digest(company_id: int, now: datetime) -> WeeklyDigest:
 
     overdue = [
         {"member_id": mid, "name": name, "slack_user_id": uid, "count": count}
-        for mid, name, uid, count in FollowUp.select(
-            Member.id, Member.name, Member.slack_user_id, fn.COUNT(FollowUp.id)
+        for mid, name, uid, count in FollowUp.scoped(
+            company_id, Member.id, Member.name, Member.slack_user_id, fn.COUNT(FollowUp.id)
         )
         .join(Member, on=(FollowUp.assigned_to == Member.id))
-        .where(
-            (FollowUp.company == company_id)
-            & FollowUp.status.in_(OPEN_STATUSES)
-            & (FollowUp.due_at <= now)
-        )
+        .where(FollowUp.status.in_(OPEN_STATUSES) & (FollowUp.due_at <= now))
         .group_by(Member.id, Member.name, Member.slack_user_id)
         .order_by(fn.COUNT(FollowUp.id).desc(), Member.name)
         .tuples()
     ]
     slipping = [
         {"id": i, "name": n, "p_alive": p, "predicted_clv": v}
-        for i, n, p, v in CustomerPrediction.select(
-            Customer.id, Customer.name, CustomerPrediction.p_alive, CustomerPrediction.predicted_clv
+        for i, n, p, v in CustomerPrediction.scoped(
+            company_id,
+            Customer.id,
+            Customer.name,
+            CustomerPrediction.p_alive,
+            CustomerPrediction.predicted_clv,
         )
         .join(Customer, on=(CustomerPrediction.customer == Customer.id))
-        .where(
-            (CustomerPrediction.company == company_id)
-            & (CustomerPrediction.below_half_at >= since)
-            & (CustomerPrediction.p_alive < 0.5)
-        )
+        .where((CustomerPrediction.below_half_at >= since) & (CustomerPrediction.p_alive < 0.5))
         .order_by(CustomerPrediction.predicted_clv.desc(), Customer.id)
         .limit(LIST_LIMIT)
         .tuples()
@@ -379,10 +386,8 @@ def stage_weeks(company_id: int, since: datetime) -> list[StageWeek]:
     week, and this week's history only."""
     opp = Opportunity
     rows = list(
-        opp.select(opp.id, opp.stage, opp.amount, opp.probability, opp.created_at)
-        .where(
-            (opp.company == company_id) & (opp.stage.in_(OPEN_STAGES) | (opp.updated_at >= since))
-        )
+        opp.scoped(company_id, opp.id, opp.stage, opp.amount, opp.probability, opp.created_at)
+        .where(opp.stage.in_(OPEN_STAGES) | (opp.updated_at >= since))
         .tuples()
     )
     ids = [r[0] for r in rows]
@@ -391,10 +396,9 @@ def stage_weeks(company_id: int, since: datetime) -> list[StageWeek]:
     for chunk in range(0, len(ids), 500):
         part = ids[chunk : chunk + 500]
         for entity_id, from_stage in (
-            StageChange.select(StageChange.entity_id, StageChange.from_stage)
+            StageChange.scoped(company_id, StageChange.entity_id, StageChange.from_stage)
             .where(
-                (StageChange.company == company_id)
-                & (StageChange.entity_type == "opportunity")
+                (StageChange.entity_type == "opportunity")
                 & StageChange.entity_id.in_(part)
                 & (StageChange.changed_at > since)
             )
@@ -403,10 +407,9 @@ def stage_weeks(company_id: int, since: datetime) -> list[StageWeek]:
         ):
             first_stage.setdefault(entity_id, from_stage)
         for entity_id, changes in (
-            AuditLog.select(AuditLog.entity_id, AuditLog.changes)
+            AuditLog.scoped(company_id, AuditLog.entity_id, AuditLog.changes)
             .where(
-                (AuditLog.company == company_id)
-                & (AuditLog.entity_type == "opportunity")
+                (AuditLog.entity_type == "opportunity")
                 & AuditLog.entity_id.in_(part)
                 & (AuditLog.created_at > since)
                 & (AuditLog.action != "create")
@@ -460,7 +463,8 @@ def _moved_close_dates(
     before its first move of the week."""
     opp = Opportunity
     moves = (
-        CloseDateChange.select(
+        CloseDateChange.scoped(
+            company_id,
             opp.id,
             opp.name,
             opp.expected_close_date,
@@ -472,8 +476,7 @@ def _moved_close_dates(
         .join(opp, on=(CloseDateChange.opportunity == opp.id))
         .join(Member, JOIN.LEFT_OUTER, on=(opp.assigned_to == Member.id))
         .where(
-            (CloseDateChange.company == company_id)
-            & (CloseDateChange.changed_at >= since)
+            (CloseDateChange.changed_at >= since)
             & (opp.company == company_id)
             & opp.stage.in_(OPEN_STAGES)
             & CloseDateChange.from_date.is_null(False)
@@ -521,10 +524,9 @@ def claim_occasion(
     except IntegrityError:
         pass
     taken = (
-        IdempotencyKey.update(updated_at=now)
+        IdempotencyKey.scoped_update(company_id, updated_at=now)
         .where(
-            (IdempotencyKey.company == company_id)
-            & (IdempotencyKey.key == key)
+            (IdempotencyKey.key == key)
             & IdempotencyKey.change_id.is_null()
             & (IdempotencyKey.updated_at <= now - timeout)
         )
@@ -535,18 +537,15 @@ def claim_occasion(
 
 def finish_occasion(company_id: int, key: str, claimed_at: datetime) -> None:
     """The digest went out: the occasion is done for good."""
-    IdempotencyKey.update(change_id=_SENT).where(
-        (IdempotencyKey.company == company_id)
-        & (IdempotencyKey.key == key)
-        & (IdempotencyKey.updated_at == claimed_at)
+    IdempotencyKey.scoped_update(company_id, change_id=_SENT).where(
+        (IdempotencyKey.key == key) & (IdempotencyKey.updated_at == claimed_at)
     ).execute()
 
 
 def release_occasion(company_id: int, key: str, claimed_at: datetime) -> None:
     """The Slack call failed: forget the claim so the retry or the next scan sends it."""
-    IdempotencyKey.delete().where(
-        (IdempotencyKey.company == company_id)
-        & (IdempotencyKey.key == key)
+    IdempotencyKey.scoped_delete(company_id).where(
+        (IdempotencyKey.key == key)
         & IdempotencyKey.change_id.is_null()
         & (IdempotencyKey.updated_at == claimed_at)
     ).execute()

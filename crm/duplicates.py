@@ -139,10 +139,10 @@ def _candidates(
     match = conditions[0]
     for condition in conditions[1:]:
         match = match | condition
-    where = (model.company == company_id) & match
+    query = model.scoped(company_id).where(match)
     if exclude_id is not None:
-        where &= model.id != exclude_id
-    return model.select().where(where).order_by(model.id.desc()).limit(CANDIDATE_CAP)
+        query = query.where(model.id != exclude_id)
+    return query.order_by(model.id.desc()).limit(CANDIDATE_CAP)
 
 
 # rendered once per model and combination of given fields (crm.sql_cache)

@@ -66,7 +66,11 @@ def mark_overdue(now: datetime) -> int:
     Idempotent; returns how many moved. ``now`` is naive UTC (an aware one is converted)."""
     now = to_utc(now)
     return (
-        FollowUp.update(status="overdue", updated_at=now)
+        FollowUp.unscoped_update(
+            status="overdue",
+            updated_at=now,
+            why="rule 5 holds in every company: one scan moves all",
+        )
         .where((FollowUp.status == "pending") & (FollowUp.due_at <= now))
         .execute()
     )
@@ -289,7 +293,7 @@ def list_follow_ups(
     limit = parse_int(limit, "limit", 1, 500)
     offset = parse_int(offset, "offset", 0)
     now = now or utcnow()
-    query = FollowUp.select().where(FollowUp.company == actor.company_id)
+    query = FollowUp.scoped(actor)
     if assigned_to_id is not None:
         member = fetch_member(actor, assigned_to_id, "assignee")
         query = query.where(FollowUp.assigned_to == member.id)

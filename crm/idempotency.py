@@ -58,9 +58,7 @@ def check_key(key: object, field: str = "idempotency_key") -> str:
 
 _LOOKUP = Statement(
     lambda company_id, key: (
-        IdempotencyKey.select()
-        .where((IdempotencyKey.company == company_id) & (IdempotencyKey.key == key))
-        .limit(1)
+        IdempotencyKey.scoped(company_id).where(IdempotencyKey.key == key).limit(1)
     )
 )
 _CLAIM = Statement(
@@ -69,13 +67,9 @@ _CLAIM = Statement(
     ).on_conflict_ignore()
 )
 _BIND = Statement(
-    lambda company_id, key, entity_type, entity_id, change_id: IdempotencyKey.update(
-        entity_type=entity_type, entity_id=entity_id, change_id=change_id
-    ).where(
-        (IdempotencyKey.company == company_id)
-        & (IdempotencyKey.key == key)
-        & IdempotencyKey.entity_id.is_null()
-    )
+    lambda company_id, key, entity_type, entity_id, change_id: IdempotencyKey.scoped_update(
+        company_id, entity_type=entity_type, entity_id=entity_id, change_id=change_id
+    ).where((IdempotencyKey.key == key) & IdempotencyKey.entity_id.is_null())
 )
 
 
@@ -154,9 +148,7 @@ def replay(actor: Actor, row: IdempotencyKey, model: type[M]) -> M:
         raise Conflict(
             f"That submission key was already used to create a {row.entity_type}, not a {expected}"
         )
-    record = model.get_or_none(
-        (model.id == row.entity_id) & (model.company == actor.company_id)  # type: ignore[attr-defined]
-    )
+    record = model.scoped(actor).where(model.id == row.entity_id).first()
     if record is None:
         raise Conflict(
             f"That submission already created {ref_label(expected, row.entity_id)}, "
@@ -228,9 +220,7 @@ def claim_request(actor: Actor, key: str, fingerprint: str) -> Claim:
         )
         if inserted:
             return Claim(True)
-        row = ApiIdempotencyKey.get_or_none(
-            (ApiIdempotencyKey.company == actor.company_id) & (ApiIdempotencyKey.key == key)
-        )
+        row = ApiIdempotencyKey.scoped(actor).where(ApiIdempotencyKey.key == key).first()
         if row is None:  # released between our insert attempt and the read: ours to retry
             return claim_request(actor, key, fingerprint)
         if row.fingerprint != fingerprint:
@@ -247,7 +237,7 @@ def claim_request(actor: Actor, key: str, fingerprint: str) -> Claim:
                 field="Idempotency-Key",
             )
         taken = (
-            ApiIdempotencyKey.update(created_at=now, updated_at=now)
+            ApiIdempotencyKey.scoped_update(actor, created_at=now, updated_at=now)
             .where((ApiIdempotencyKey.id == row.id) & ApiIdempotencyKey.status.is_null())
             .execute()
         )
@@ -258,15 +248,13 @@ def claim_request(actor: Actor, key: str, fingerprint: str) -> Claim:
 
 def finish_request(actor: Actor, key: str, status: int, response: str) -> None:
     """Store the answer of the claimed request, for the retries to come."""
-    ApiIdempotencyKey.update(status=status, response=response, updated_at=utcnow()).where(
-        (ApiIdempotencyKey.company == actor.company_id) & (ApiIdempotencyKey.key == key.strip())
-    ).execute()
+    ApiIdempotencyKey.scoped_update(
+        actor, status=status, response=response, updated_at=utcnow()
+    ).where(ApiIdempotencyKey.key == key.strip()).execute()
 
 
 def release_request(actor: Actor, key: str) -> None:
     """The request failed: free its key, so the corrected request may use it."""
-    ApiIdempotencyKey.delete().where(
-        (ApiIdempotencyKey.company == actor.company_id)
-        & (ApiIdempotencyKey.key == key.strip())
-        & ApiIdempotencyKey.status.is_null()
+    ApiIdempotencyKey.scoped_delete(actor).where(
+        (ApiIdempotencyKey.key == key.strip()) & ApiIdempotencyKey.status.is_null()
     ).execute()

@@ -217,19 +217,20 @@ def list_leads(
     ``status`` may also be ``"open"`` (new, contacted or qualified).
     """
     limit, offset = clean_page(limit, offset)
-    where = Lead.company == actor.company_id
+    query = Lead.scoped(actor)
     if status is not None:
         wanted = parse_choice(status, "status", (*LEAD_STATUSES, "open"))
-        where &= Lead.status.in_(OPEN_STATUSES) if wanted == "open" else Lead.status == wanted
+        query = query.where(
+            Lead.status.in_(OPEN_STATUSES) if wanted == "open" else Lead.status == wanted
+        )
     if assigned_to_id is not None:
-        where &= Lead.assigned_to == parse_int(assigned_to_id, "assigned_to_id", 1)
+        query = query.where(Lead.assigned_to == parse_int(assigned_to_id, "assigned_to_id", 1))
     if source is not None:
-        where &= Lead.source == parse_choice(source, "source", LEAD_SOURCES)
+        query = query.where(Lead.source == parse_choice(source, "source", LEAD_SOURCES))
     closed_last = Case(None, [(Lead.status.in_(OPEN_STATUSES), 0)], 1)
     priority_first = Case(Lead.priority, [("high", 0), ("medium", 1), ("low", 2)], 3)
     touched = fn.COALESCE(Lead.last_contacted_at, Lead.created_at)
     order = [closed_last, priority_first, touched.asc(), Lead.id.asc()]
-    query = Lead.select().where(where)
     if sort is not None and parse_choice(sort, "sort", LEAD_SORTS) == "score":
         query = query.join(LeadScore, JOIN.LEFT_OUTER, on=(LeadScore.lead == Lead.id))
         unscored_last = Case(None, [(LeadScore.score.is_null(), 1)], 0)
@@ -382,9 +383,7 @@ def assign_lead(actor: Actor, lead_id: int, member_id: int | None) -> Lead:
 
 
 def _already_converted(actor: Actor, lead: Lead) -> Conflict:
-    customer = Customer.get_or_none(
-        (Customer.company == actor.company_id) & (Customer.lead == lead.id)
-    )
+    customer = Customer.scoped(actor).where(Customer.lead == lead.id).first()
     label = _label(lead.id)
     if customer is not None:
         return Conflict(f"{label} was already converted to {ref_label('customer', customer.id)}")
@@ -402,10 +401,8 @@ def convert_lead(actor: Actor, lead_id: int) -> Customer:
     with change(actor) as ch:
         # the claim is the first statement: a concurrent conversion waits here, then sees 0 rows
         claimed = (
-            Lead.update(converted_at=now, updated_at=now)
-            .where(
-                (Lead.id == lid) & (Lead.company == actor.company_id) & Lead.converted_at.is_null()
-            )
+            Lead.scoped_update(actor, converted_at=now, updated_at=now)
+            .where((Lead.id == lid) & Lead.converted_at.is_null())
             .execute()
         )
         lead = tenancy.fetch(Lead, actor, lid, "lead")
@@ -446,16 +443,14 @@ def convert_lead(actor: Actor, lead_id: int) -> Customer:
 def _attach_opportunities(ch: ChangeSet, actor: Actor, lead: Lead, customer: Customer) -> None:
     """The lead's opportunities without a customer now belong to the new customer too."""
     opportunities = list(
-        Opportunity.select().where(
-            (Opportunity.company == actor.company_id)
-            & (Opportunity.lead == lead.id)
-            & Opportunity.customer.is_null()
+        Opportunity.scoped(actor).where(
+            (Opportunity.lead == lead.id) & Opportunity.customer.is_null()
         )
     )
     if not opportunities:
         return
     befores = [snapshot(o) for o in opportunities]
-    Opportunity.update(customer=customer.id, updated_at=utcnow()).where(
+    Opportunity.scoped_update(actor, customer=customer.id, updated_at=utcnow()).where(
         Opportunity.id.in_([o.id for o in opportunities])
     ).execute()
     for opportunity, before in zip(opportunities, befores, strict=True):

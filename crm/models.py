@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from peewee import (
     BigIntegerField,
@@ -24,6 +24,10 @@ from peewee import (
     ForeignKeyField,
     IntegerField,
     Model,
+    ModelAlias,
+    ModelDelete,
+    ModelSelect,
+    ModelUpdate,
     TextField,
 )
 
@@ -133,9 +137,120 @@ class Company(BaseModel):
     class Meta:
         table_name = "cms_companies"
 
+    @classmethod
+    def scoped(cls, company: CompanyRef, *fields: Any) -> ModelSelect:
+        """The company's own row: code that handles any record type (audit, Undo) scopes
+        ``Company`` as it scopes a tenant table."""
+        return cls.select(*fields).where(cls.id == company_id_of(company))
+
+
+class OfCompany(Protocol):
+    """Anything that belongs to one company: an :class:`~crm.acting.Actor`, a member, a record."""
+
+    @property
+    def company_id(self) -> int: ...
+
+
+CompanyRef = int | OfCompany | Company
+
+
+def company_id_of(company: CompanyRef) -> int:
+    """The company id behind an actor, a record, a :class:`Company` or a bare id.
+
+    ``None`` (or anything else) is a programming error, raised at once: peewee would turn
+    ``company == None`` into ``IS NULL`` and quietly answer nothing.
+    """
+    if isinstance(company, Company):
+        company = company.id
+    elif not isinstance(company, int):
+        company = getattr(company, "company_id", None)
+    if isinstance(company, bool) or not isinstance(company, int):
+        raise TypeError(
+            f"a company scope needs a company id, an actor or a record, not {company!r}"
+        )
+    return company
+
+
+def _reason(why: str) -> str:
+    if not isinstance(why, str) or not why.strip():
+        raise ValueError("a query across companies must say why (why='...')")
+    return why
+
 
 class TenantModel(BaseModel):
+    """A table of one company's rows, queried through :meth:`scoped` (rule 8).
+
+    Why class methods beside peewee's ``select``/``update``/``delete`` rather than overriding
+    them (peewee's documented way to add a default filter, as its soft-delete recipe does):
+    peewee itself calls ``select`` for back-references, ``update`` from ``save`` and ``delete``
+    from ``delete_instance``, all by primary key of a row already in hand; an override would
+    have to guess the company there. So the company is an argument of the entry point, the
+    first thing a reader sees, and ``tests/test_scoping.py`` walks ``crm/``, ``bot/`` and
+    ``workers/`` for any ``select``/``get``/``update``/``delete`` on a tenant model that does
+    not go through :meth:`scoped` (or the visibly marked :meth:`unscoped`, which must say why
+    a query crosses companies). A forgotten filter then fails the suite instead of a review.
+
+    ``scoped`` returns an ordinary ``ModelSelect``: further ``where`` clauses are ANDed to the
+    company condition, so nothing written after it can widen the scope; a join follows
+    foreign keys, which rule 8 keeps inside the company.
+    """
+
     company = ForeignKeyField(Company, on_delete="CASCADE")
+
+    @classmethod
+    def scoped(cls, company: CompanyRef, *fields: Any) -> ModelSelect:
+        """``SELECT fields FROM cls WHERE company = ...``: the company's rows only."""
+        return cls.select(*fields).where(cls.company == company_id_of(company))
+
+    @classmethod
+    def scoped_update(
+        cls, company: CompanyRef, __data: dict[Any, Any] | None = None, **update: Any
+    ) -> ModelUpdate:
+        """``UPDATE cls SET ... WHERE company = ...``."""
+        return cls.update(__data, **update).where(cls.company == company_id_of(company))
+
+    @classmethod
+    def scoped_delete(cls, company: CompanyRef) -> ModelDelete:
+        """``DELETE FROM cls WHERE company = ...``."""
+        return cls.delete().where(cls.company == company_id_of(company))
+
+    @classmethod
+    def unscoped(cls, *fields: Any, why: str) -> ModelSelect:
+        """Rows of every company, for the few readers that must cross them (the scheduler's
+        scans, the token lookup that finds the company, operator commands); ``why`` says
+        which, and is what the scoping test looks for."""
+        _reason(why)
+        return cls.select(*fields)
+
+    @classmethod
+    def unscoped_update(
+        cls, __data: dict[Any, Any] | None = None, *, why: str, **update: Any
+    ) -> ModelUpdate:
+        """An UPDATE that may touch rows of every company; ``why`` as for :meth:`unscoped`."""
+        _reason(why)
+        return cls.update(__data, **update)
+
+    @classmethod
+    def unscoped_delete(cls, *, why: str) -> ModelDelete:
+        """A DELETE that may touch rows of every company; ``why`` as for :meth:`unscoped`."""
+        _reason(why)
+        return cls.delete()
+
+    @classmethod
+    def alias(cls, alias: str | None = None) -> TenantAlias:
+        """An alias that is scoped the same way (a self-join or a second copy of the table)."""
+        return TenantAlias(cls, alias)
+
+
+class TenantAlias(ModelAlias):
+    """``Model.alias()`` of a tenant model, with the same two entry points."""
+
+    def scoped(self, company: CompanyRef, *fields: Any) -> ModelSelect:
+        return self.select(*fields).where(self.company == company_id_of(company))
+
+    def unscoped(self, *fields: Any, why: str) -> ModelSelect:
+        _reason(why)
+        return self.select(*fields)
 
 
 ROLES = ("rep", "manager", "admin")

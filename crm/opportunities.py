@@ -230,7 +230,7 @@ def list_opportunities(
         raise ValidationError("limit", f"must be 1-{MAX_LIST}", hint="limit=50")
     if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
         raise ValidationError("offset", "must be 0 or more", hint="offset=50")
-    query = Opportunity.select().where(Opportunity.company == actor.company_id)
+    query = Opportunity.scoped(actor)
     if stage is not None:
         query = query.where(Opportunity.stage == parse_choice(stage, "stage", OPPORTUNITY_STAGES))
     if open_only:
@@ -238,9 +238,7 @@ def list_opportunities(
     if assigned_to_id is not None:
         if isinstance(assigned_to_id, bool) or not isinstance(assigned_to_id, int):
             raise NotFound("assigned_to: that member was not found in this workspace")
-        member = Member.get_or_none(
-            (Member.id == assigned_to_id) & (Member.company == actor.company_id)
-        )
+        member = Member.scoped(actor).where(Member.id == assigned_to_id).first()
         if member is None:
             raise NotFound("assigned_to: that member was not found in this workspace")
         query = query.where(Opportunity.assigned_to == member.id)
@@ -432,9 +430,7 @@ def mark_won(
         day = _close_date(actor, opp, close_date)
         existing = None
         if opp.customer_id is None:
-            existing = Customer.get_or_none(
-                (Customer.company == actor.company_id) & (Customer.lead == opp.lead_id)
-            )
+            existing = Customer.scoped(actor).where(Customer.lead == opp.lead_id).first()
             if existing is None:
                 # conversion attaches the lead's deals (this one too) to the new customer and
                 # audits that itself; our snapshot follows it, so Undo unwinds both in order
@@ -483,8 +479,8 @@ def _join(ch: ChangeSet, record: Any) -> Any:
     """
     nested = getattr(record, "change_id", None)
     if nested and nested != ch.change_id:
-        AuditLog.update(change_id=ch.change_id).where(
-            (AuditLog.company == ch.actor.company_id) & (AuditLog.change_id == nested)
+        AuditLog.scoped_update(ch.actor, change_id=ch.change_id).where(
+            AuditLog.change_id == nested
         ).execute()
         record.change_id = ch.change_id
     return record

@@ -32,7 +32,7 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from peewee import JOIN, Case, Expression, fn
+from peewee import JOIN, Case, Expression, ModelSelect, ModelUpdate, fn
 
 from crm.errors import ValidationError
 from crm.models import SUBJECT_MODELS, FollowUp, Member
@@ -91,6 +91,20 @@ class Claim:
 
 
 @lru_cache(maxsize=1024)
+
+# The reminder sender works across companies by design: the scheduler's scan finds due
+# follow-ups in every workspace, and the claims and records that follow name them by id.
+
+def _follow_ups(*fields: Any) -> ModelSelect:
+    return FollowUp.unscoped(*fields, why="reminders: one scan of every company, then claims by id")
+
+
+def _follow_ups_update(**values: Any) -> ModelUpdate:
+    return FollowUp.unscoped_update(
+        why="reminders: one scan of every company, then claims by id", **values
+    )
+
+
 def _zone(tz: str | None) -> ZoneInfo:
     try:
         return ZoneInfo(tz or "UTC")
@@ -146,11 +160,10 @@ def due_reminders(
     where = (
         _eligible(now) & _unclaimed(now, claim_timeout) & (Member.is_active == True)  # noqa: E712 (a SQL comparison)
     )
-    if company_id is not None:
-        where &= FollowUp.company == company_id
+    fields = (FollowUp.id, FollowUp.company, FollowUp.assigned_to, Member.tz)
+    query = _follow_ups(*fields) if company_id is None else FollowUp.scoped(company_id, *fields)
     rows = (
-        FollowUp.select(FollowUp.id, FollowUp.company, FollowUp.assigned_to, Member.tz)
-        .join(Member, on=(FollowUp.assigned_to == Member.id))
+        query.join(Member, on=(FollowUp.assigned_to == Member.id))
         .where(where)
         .order_by(FollowUp.due_at, FollowUp.id)
         .limit(limit)
@@ -207,7 +220,7 @@ def claim_reminders(
     if not rows:
         return []
     won = (
-        FollowUp.update(reminder_claimed_at=now)
+        _follow_ups_update(reminder_claimed_at=now)
         .where(
             FollowUp.id.in_(list(rows))
             & _eligible(now)
@@ -242,7 +255,7 @@ def _claim_of(row: FollowUp, now: datetime) -> Claim:
 def _claim_query(follow_up_id: int | None, now: datetime, claim_timeout: timedelta) -> Any:
     """The row to claim with what the DM shows: the assignee and the subject's name
     (``follow_up_id`` ``None``: every eligible row; the caller narrows it)."""
-    query = FollowUp.select(FollowUp, Member.slack_user_id, Member.tz).join(
+    query = _follow_ups(FollowUp, Member.slack_user_id, Member.tz).join(
         Member, on=(FollowUp.assigned_to == Member.id)
     )
     names = []
@@ -269,7 +282,7 @@ def _claim_query(follow_up_id: int | None, now: datetime, claim_timeout: timedel
 
 _CLAIM_ROW = Statement(_claim_query)
 _CLAIM = Statement(
-    lambda follow_up_id, now, previous, snoozed_until: FollowUp.update(
+    lambda follow_up_id, now, previous, snoozed_until: _follow_ups_update(
         reminder_claimed_at=now
     ).where(
         (FollowUp.id == follow_up_id)
@@ -291,7 +304,7 @@ def _still_claimed(follow_up_id: int, claimed_at: datetime) -> Expression:
 
 
 _SENT = Statement(
-    lambda follow_up_id, claimed_at, channel, ts: FollowUp.update(
+    lambda follow_up_id, claimed_at, channel, ts: _follow_ups_update(
         last_reminded_at=claimed_at,
         reminder_count=FollowUp.reminder_count + 1,
         reminder_claimed_at=None,
@@ -300,12 +313,12 @@ _SENT = Statement(
     ).where(_still_claimed(follow_up_id, claimed_at))
 )
 _FAILED = Statement(
-    lambda follow_up_id, claimed_at: FollowUp.update(
+    lambda follow_up_id, claimed_at: _follow_ups_update(
         last_reminded_at=claimed_at, reminder_claimed_at=None
     ).where(_still_claimed(follow_up_id, claimed_at))
 )
 _RELEASED = Statement(
-    lambda follow_up_id, claimed_at: FollowUp.update(reminder_claimed_at=None).where(
+    lambda follow_up_id, claimed_at: _follow_ups_update(reminder_claimed_at=None).where(
         _still_claimed(follow_up_id, claimed_at)
     )
 )
@@ -330,7 +343,7 @@ def record_sent_many(sent: list[tuple[Claim, str, str | None]]) -> int:
     for claimed_at, items in by_time.items():
         ids = [claim.follow_up_id for claim, _, _ in items]
         recorded += (
-            FollowUp.update(
+            _follow_ups_update(
                 last_reminded_at=claimed_at,
                 reminder_count=FollowUp.reminder_count + 1,
                 reminder_claimed_at=None,

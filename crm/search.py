@@ -28,9 +28,10 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import phonenumbers
-from peewee import Case, fn
+from peewee import Case, Select, fn
 
 from crm.acting import Actor
+from crm.db import database
 from crm.errors import ValidationError
 from crm.models import Customer, CustomerSegment, Lead, Opportunity, SearchTerm, TenantModel
 from crm.parsing import parse_int
@@ -134,10 +135,8 @@ def insert_rows(rows: list[dict[str, Any]], batch: int = 500) -> None:
 
 def forget(company_id: int, kind: str, ids: Sequence[int]) -> None:
     if ids:
-        SearchTerm.delete().where(
-            (SearchTerm.company == company_id)
-            & (SearchTerm.kind == KINDS[kind])
-            & SearchTerm.record_id.in_(list(ids))
+        SearchTerm.scoped_delete(company_id).where(
+            (SearchTerm.kind == KINDS[kind]) & SearchTerm.record_id.in_(list(ids))
         ).execute()
 
 
@@ -156,16 +155,13 @@ def index(kind: str, records: Sequence[Any], *, fresh: bool = False) -> None:
 
 def reindex_company(company_id: int, batch: int = 2000) -> int:
     """Rebuild a company's words from its records (``crm reindex``); returns the records."""
-    SearchTerm.delete().where(SearchTerm.company == company_id).execute()
+    SearchTerm.scoped_delete(company_id).execute()
     total = 0
     for kind, model in MODELS.items():
         last = 0
         while True:
             chunk = list(
-                model.select()
-                .where((model.company == company_id) & (model.id > last))
-                .order_by(model.id)
-                .limit(batch)
+                model.scoped(company_id).where(model.id > last).order_by(model.id).limit(batch)
             )
             if not chunk:
                 break
@@ -186,17 +182,13 @@ def _upper(prefix: str) -> str:
 def _word_matches(company_id: int, codes: list[str], word: str) -> Any:
     t = SearchTerm
     return (
-        t.select(
+        t.scoped(
+            company_id,
             t.kind,
             t.record_id,
             fn.MAX(t.weight + Case(None, [(t.term == word, 1)], 0)).alias("score"),
         )
-        .where(
-            (t.company == company_id)
-            & t.kind.in_(codes)
-            & (t.term >= word)
-            & (t.term < _upper(word))
-        )
+        .where(t.kind.in_(codes) & (t.term >= word) & (t.term < _upper(word)))
         .group_by(t.kind, t.record_id)
     )
 
@@ -230,14 +222,15 @@ def match(
         sub = union.alias("m")
         total = fn.SUM(sub.c.score)
         rows = (
-            SearchTerm.select(sub.c.kind, sub.c.record_id, total)
-            .from_(sub)
+            # reads only the scoped word matches ``m``, not the table
+            Select([sub], [sub.c.kind, sub.c.record_id, total])
             .group_by(sub.c.kind, sub.c.record_id)
             .having(fn.COUNT(sub.c.record_id) == len(words))
             .order_by(total.desc(), sub.c.kind, sub.c.record_id.desc())
             .limit(limit)
             .offset(offset)
             .tuples()
+            .bind(database)
         )
     return [Hit(_KIND_OF_CODE[code], int(rid), int(score)) for code, rid, score in rows]
 
@@ -247,13 +240,8 @@ def one_word_query(company_id: int, codes: list[str], word: str) -> Any:
     t = SearchTerm
     score = t.weight + Case(None, [(t.term == word, 1)], 0)
     return (
-        t.select(t.kind, t.record_id, score)
-        .where(
-            (t.company == company_id)
-            & t.kind.in_(codes)
-            & (t.term >= word)
-            & (t.term < _upper(word))
-        )
+        t.scoped(company_id, t.kind, t.record_id, score)
+        .where(t.kind.in_(codes) & (t.term >= word) & (t.term < _upper(word)))
         .order_by(score.desc(), t.kind, t.record_id.desc())
     )
 
@@ -285,11 +273,8 @@ def matching_ids(company_id: int, kind: str, word: str, weight: int) -> Any:
     """Ids of ``kind`` records with exactly ``word`` at ``weight`` (a subquery): the
     duplicate check's candidates ("a close name at the same company")."""
     t = SearchTerm
-    return t.select(t.record_id).where(
-        (t.company == company_id)
-        & (t.kind == KINDS[kind])
-        & (t.term == word)
-        & (t.weight == weight)
+    return t.scoped(company_id, t.record_id).where(
+        (t.kind == KINDS[kind]) & (t.term == word) & (t.weight == weight)
     )
 
 
@@ -299,7 +284,7 @@ def records_of(company_id: int, hits: Sequence[Hit]) -> dict[tuple[str, int], An
     for kind, model in MODELS.items():
         ids = [h.id for h in hits if h.kind == kind]
         if ids:
-            for r in model.select().where((model.company == company_id) & model.id.in_(ids)):
+            for r in model.scoped(company_id).where(model.id.in_(ids)):
                 found[(kind, r.id)] = r
     return found
 
@@ -354,8 +339,9 @@ def _segments(actor: Actor, text: str) -> list[Found]:
     words = query_words(text)
     found = []
     for segment in (
-        CustomerSegment.select(CustomerSegment.id, CustomerSegment.name, CustomerSegment.company)
-        .where(CustomerSegment.company == actor.company_id)
+        CustomerSegment.scoped(
+            actor, CustomerSegment.id, CustomerSegment.name, CustomerSegment.company
+        )
         .order_by(CustomerSegment.id.desc())
         .limit(MAX_SEGMENTS)
     ):

@@ -24,7 +24,7 @@ def recount_segment(segment: CustomerSegment, now: datetime | None = None) -> in
     """Refresh one segment's cached count; returns it."""
     now = now or utcnow()
     count = customer_query(segment.company_id, segment.criteria, now).order_by().count()
-    _store_counts({segment.id: count}, now)
+    _store_counts(segment.company_id, {segment.id: count}, now)
     segment.customer_count, segment.counted_at = count, now
     return count
 
@@ -34,8 +34,8 @@ def recount_company(company_id: int, now: datetime | None = None) -> int:
     ``SUM(CASE ...)`` column per segment, one UPDATE. Returns the number of segments."""
     now = now or utcnow()
     segments = list(
-        CustomerSegment.select(CustomerSegment.id, CustomerSegment.criteria).where(
-            (CustomerSegment.company == company_id) & CustomerSegment.is_active
+        CustomerSegment.scoped(company_id, CustomerSegment.id, CustomerSegment.criteria).where(
+            CustomerSegment.is_active
         )
     )
     if not segments:
@@ -46,8 +46,8 @@ def recount_company(company_id: int, now: datetime | None = None) -> int:
         ).alias(f"s{s.id}")
         for s in segments
     ]
-    row = joined(Customer.select(*columns)).where(Customer.company == company_id).tuples().get()
-    _store_counts({s.id: int(n) for s, n in zip(segments, row, strict=True)}, now)
+    row = joined(Customer.scoped(company_id, *columns)).tuples().get()
+    _store_counts(company_id, {s.id: int(n) for s, n in zip(segments, row, strict=True)}, now)
     return len(segments)
 
 
@@ -55,7 +55,7 @@ def recount_all(now: datetime | None = None) -> int:
     """Every company with active segments (the nightly job); returns segments counted."""
     now = now or utcnow()
     companies = (
-        CustomerSegment.select(CustomerSegment.company)
+        CustomerSegment.unscoped(CustomerSegment.company, why="the nightly job finds the companies")
         .where(CustomerSegment.is_active)
         .distinct()
         .tuples()
@@ -63,10 +63,10 @@ def recount_all(now: datetime | None = None) -> int:
     return sum(recount_company(company_id, now) for (company_id,) in list(companies))
 
 
-def _store_counts(counts: dict[int, int], now: datetime) -> None:
+def _store_counts(company_id: int, counts: dict[int, int], now: datetime) -> None:
     if not counts:
         return
     value = Case(CustomerSegment.id, [(sid, n) for sid, n in counts.items()], 0)
-    CustomerSegment.update(customer_count=value, counted_at=now).where(
+    CustomerSegment.scoped_update(company_id, customer_count=value, counted_at=now).where(
         CustomerSegment.id.in_(list(counts))
     ).execute()

@@ -332,7 +332,7 @@ def parse_criteria_text(text: str) -> dict[str, Any]:
 def customer_query(company_id: int, criteria: dict[str, Any], now: datetime | None = None):
     """Customers of ``company_id`` matching ``criteria`` (a live query, ordered by name)."""
     return (
-        joined(Customer.select())
+        joined(Customer.scoped(company_id))
         .where(compile_criteria(company_id, criteria, now))
         .order_by(Customer.name, Customer.id)
     )

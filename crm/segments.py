@@ -144,9 +144,7 @@ def update_segment(actor: Actor, sid: int, **fields: Any) -> CustomerSegment:
 def _recount_reverted(actor: Actor, rows: list[AuditLog]) -> None:
     """An undone criteria change (or re-activation) recounts at once, as the change did."""
     for sid in sorted({row.entity_id for row in rows}):
-        segment = CustomerSegment.get_or_none(
-            (CustomerSegment.id == sid) & (CustomerSegment.company == actor.company_id)
-        )
+        segment = CustomerSegment.scoped(actor).where(CustomerSegment.id == sid).first()
         if segment is not None and segment.is_active:
             recount_segment(segment)
 
@@ -158,7 +156,7 @@ def get_segment(actor: Actor, sid: int) -> CustomerSegment:
 def list_segments(
     actor: Actor, *, active_only: bool = True, limit: int = 50, offset: int = 0
 ) -> list[CustomerSegment]:
-    query = CustomerSegment.select().where(CustomerSegment.company == actor.company_id)
+    query = CustomerSegment.scoped(actor)
     if active_only:
         query = query.where(CustomerSegment.is_active)
     limit = parse_int(limit, "limit", 1, 500)
@@ -201,9 +199,8 @@ def sample_segment(
     metrics = (
         {
             m.customer_id: m
-            for m in CustomerMetric.select().where(
-                (CustomerMetric.company == actor.company_id)
-                & CustomerMetric.customer.in_([c.id for c in customers])
+            for m in CustomerMetric.scoped(actor).where(
+                CustomerMetric.customer.in_([c.id for c in customers])
             )
         }
         if customers

@@ -1,7 +1,8 @@
 """Company-scoped lookups (rule 8): a record of another company is "not found", never used.
 
-Every service fetches records through these functions, so no use case can forget the
-``company`` filter.
+Every service fetches one record by its id through these functions; lists and totals start
+from ``Model.scoped(actor, ...)`` (:class:`crm.models.TenantModel`), which these are built
+on, so no use case can forget the ``company`` filter (``tests/test_scoping.py`` checks it).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def fetch(model: type[M], actor: Actor, record_id: int | None, entity_type: str)
         record_id = int(record_id)
     except (TypeError, ValueError):
         raise NotFound(f"{entity_type} {record_id!r} not found") from None
-    record = model.get_or_none((model.id == record_id) & (model.company == actor.company_id))
+    record = model.scoped(actor).where(model.id == record_id).first()
     if record is None:
         raise NotFound(f"{label} not found")
     return record
@@ -53,12 +54,7 @@ def fetch_for_update(model: type[M], actor: Actor, record_id: int | None, entity
             rid = int(record_id)
         except (TypeError, ValueError):
             raise NotFound(f"{entity_type} {record_id!r} not found") from None
-        record = (
-            model.select()
-            .where((model.id == rid) & (model.company == actor.company_id))
-            .for_update()
-            .first()
-        )
+        record = model.scoped(actor).where(model.id == rid).for_update().first()
         if record is None:
             raise NotFound(f"{ref_label(entity_type, rid)} not found")
         return record
@@ -69,7 +65,7 @@ def fetch_member(actor: Actor, member_id: int | None, field: str = "assign") -> 
     """An assignee must be an active member of the actor's company (rule 8)."""
     if member_id is None:
         return None
-    member = Member.get_or_none((Member.id == member_id) & (Member.company == actor.company_id))
+    member = Member.scoped(actor).where(Member.id == member_id).first()
     if member is None or not member.is_active:
         raise NotFound(f"{field}: that member was not found in this workspace")
     return member

@@ -34,7 +34,13 @@ __all__ = ["authenticate", "create_token", "hash_token", "list_tokens", "revoke_
 
 
 # every API request runs it: rendered once, prepared on PostgreSQL (crm.sql_cache)
-_BY_HASH = Statement(lambda digest: ApiToken.select().where(ApiToken.token_hash == digest).limit(1))
+_BY_HASH = Statement(
+    lambda digest: (
+        ApiToken.unscoped(why="the token is what tells which company is asking")
+        .where(ApiToken.token_hash == digest)
+        .limit(1)
+    )
+)
 
 
 def hash_token(plaintext: str) -> str:
@@ -102,7 +108,7 @@ def authenticate(plaintext: object) -> Actor | None:
     if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
         # Conditional, so concurrent requests in the same minute write once between them.
         (
-            ApiToken.update(last_used_at=now)
+            ApiToken.scoped_update(token, last_used_at=now)
             .where(
                 (ApiToken.id == token.id)
                 & (
@@ -119,11 +125,7 @@ def authenticate(plaintext: object) -> Actor | None:
 def list_tokens(actor: Actor) -> list[ApiToken]:
     """The company's tokens, newest first, revoked ones included (an admin wants to see both)."""
     permissions.require(actor, "manage_tokens")
-    return list(
-        ApiToken.select()
-        .where(ApiToken.company == actor.company_id)
-        .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
-    )
+    return list(ApiToken.scoped(actor).order_by(ApiToken.created_at.desc(), ApiToken.id.desc()))
 
 
 def revoke_token(actor: Actor, token_id: int) -> ApiToken:

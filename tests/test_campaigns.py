@@ -305,7 +305,7 @@ def test_rsvp(aud, clock):
     tracking.rsvp(public, "YES")
     with pytest.raises(ValidationError, match="answer"):
         tracking.rsvp(public, "perhaps")
-    assert tracking.rsvp_counts(event.id) == {"yes": 1, "no": 0, "maybe": 0}
+    assert tracking.rsvp_counts(event) == {"yes": 1, "no": 0, "maybe": 0}
     assert CampaignEvent.select().where(CampaignEvent.kind == "rsvp").count() == 2
 
 

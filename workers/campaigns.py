@@ -108,7 +108,11 @@ def _post_to_slack(campaign: Campaign, text: str) -> str:
 @dramatiq.actor(queue_name="campaigns", max_retries=20, min_backoff=1000, time_limit=5 * 60_000)
 def dispatch_campaign(campaign_id: int) -> None:
     settings = brokers.settings
-    campaign = Campaign.get_or_none(Campaign.id == campaign_id)
+    campaign = (
+        Campaign.unscoped(why="the message names the campaign by its id")
+        .where(Campaign.id == campaign_id)
+        .first()
+    )
     if campaign is None or campaign.status != "sending":
         return
     outcome = dispatch.run(

@@ -78,7 +78,7 @@ def send_daily_digest(member_id: int, key: str, company_id: int, now: str | None
     digest = digests.daily_digest(member_id, at)
     if digest is None:
         return  # nothing due: no digest (SPEC 5.3)
-    member = Member.get_by_id(member_id)
+    member = Member.scoped(company_id).where(Member.id == member_id).get()
 
     def post(client: Any) -> Any:
         channel = slack.dm_channel(client, company_id, member.slack_user_id)

@@ -68,13 +68,17 @@ def stale_lead_models(now: datetime, lookback: timedelta = LOOKBACK) -> list[int
     """Companies with a lead moved to won or lost after their latest lead-score model (or
     without one): one query."""
     latest = (
-        InsightFit.select(InsightFit.company, fn.MAX(InsightFit.fitted_at).alias("at"))
+        InsightFit.unscoped(
+            InsightFit.company,
+            fn.MAX(InsightFit.fitted_at).alias("at"),
+            why="the hourly check looks for stale models in every workspace",
+        )
         .where(InsightFit.kind == "lead_score")
         .group_by(InsightFit.company)
         .alias("latest")
     )
     rows = (
-        StageChange.select(StageChange.company)
+        StageChange.unscoped(StageChange.company, why="as above: every workspace, one query")
         .join(latest, JOIN.LEFT_OUTER, on=(latest.c.company_id == StageChange.company))
         .where(
             (StageChange.entity_type == "lead")

@@ -102,9 +102,7 @@ def member_id(actor: Actor, value: int | str | None, field: str = "assigned_to")
     token's company (rule 8: another workspace's member is "not found")."""
     if value is None or isinstance(value, int):
         return value
-    member = Member.get_or_none(
-        (Member.company == actor.company_id) & (Member.slack_user_id == value.strip().upper())
-    )
+    member = Member.scoped(actor).where(Member.slack_user_id == value.strip().upper()).first()
     if member is None or not member.is_active:
         raise NotFound(f"{field}: that member was not found in this workspace", field=field)
     return member.id

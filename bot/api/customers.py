@@ -216,9 +216,7 @@ def _predictions(call: Call, rows: list[Customer]) -> dict[int, CustomerPredicti
     ids = [c.id for c in rows]
     if not ids:
         return {}
-    found = CustomerPrediction.select().where(
-        (CustomerPrediction.company == call.actor.company_id) & CustomerPrediction.customer.in_(ids)
-    )
+    found = CustomerPrediction.scoped(call.actor).where(CustomerPrediction.customer.in_(ids))
     return {p.customer_id: p for p in found}
 
 

@@ -55,7 +55,9 @@ def _where(campaign: Campaign, now: datetime) -> Expression:
     if campaign.segment_id is not None:
         from crm.models import CustomerSegment
 
-        segment = CustomerSegment.get_by_id(campaign.segment_id)
+        segment = (
+            CustomerSegment.scoped(campaign).where(CustomerSegment.id == campaign.segment_id).get()
+        )
         return compile_criteria(campaign.company_id, segment.criteria, now)
     ids = [int(i) for i in (campaign.customer_ids or [])]
     return (Customer.company == campaign.company_id) & Customer.id.in_(ids or [0])
@@ -93,7 +95,7 @@ def count(campaign: Campaign, now: datetime | None = None) -> Audience:
         )
     )
     row = (
-        joined(Customer.select(fn.COUNT(Customer.id), skipped))
+        joined(Customer.scoped(campaign, fn.COUNT(Customer.id), skipped))
         .where(_where(campaign, now))
         .tuples()
         .first()
@@ -109,7 +111,8 @@ def materialise(campaign: Campaign, now: datetime | None = None) -> Audience:
         reason = _skip_reason(campaign.channel)
         status = Case(None, [(reason.is_null(), "pending")], "skipped")
         query = joined(
-            Customer.select(
+            Customer.scoped(
+                campaign,
                 Value(campaign.company_id),
                 Value(campaign.id),
                 Customer.id,
@@ -135,16 +138,17 @@ def materialise(campaign: Campaign, now: datetime | None = None) -> Audience:
             CampaignRecipient.updated_at,
         ]
         CampaignRecipient.insert_from(query, fields).on_conflict_ignore().execute()
-    return stored(campaign.id)
+    return stored(campaign)
 
 
-def stored(campaign_id: int) -> Audience:
+def stored(campaign: Campaign) -> Audience:
     row = (
-        CampaignRecipient.select(
+        CampaignRecipient.scoped(
+            campaign,
             fn.COUNT(CampaignRecipient.id),
             fn.SUM(Case(None, [(CampaignRecipient.status == "skipped", 1)], 0)),
         )
-        .where(CampaignRecipient.campaign == campaign_id)
+        .where(CampaignRecipient.campaign == campaign.id)
         .tuples()
         .first()
     )

@@ -19,9 +19,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import timedelta
-from decimal import Decimal
 
-from peewee import IntegrityError, fn
+from peewee import IntegrityError
 
 from crm.db import database
 from crm.models import Campaign, CampaignConversion, CampaignRecipient, Order
@@ -41,8 +40,15 @@ def attribute_orders(orders: Iterable[Order]) -> list[CampaignConversion]:
     earliest = min(o.ordered_at for o in orders) - timedelta(days=MAX_WINDOW_DAYS)
     latest = max(o.ordered_at for o in orders)
     sends: dict[int, list[tuple]] = defaultdict(list)
+    companies = {o.company_id for o in orders}
+    if len(companies) > 1:  # each company's sends are read in its own scope
+        return [
+            made
+            for company_id in sorted(companies)
+            for made in attribute_orders([o for o in orders if o.company_id == company_id])
+        ]
     rows = (
-        R.select(R.id, R.customer, R.campaign, R.sent_at, Campaign.attribution_days)
+        R.scoped(orders[0], R.id, R.customer, R.campaign, R.sent_at, Campaign.attribution_days)
         .join(Campaign, on=Campaign.id == R.campaign)
         .where(
             R.customer.in_(list(customers))
@@ -67,7 +73,7 @@ def attribute_orders(orders: Iterable[Order]) -> list[CampaignConversion]:
 
 
 def _credit(order: Order, recipient_id: int, campaign_id: int) -> CampaignConversion | None:
-    if CampaignConversion.select().where(CampaignConversion.order == order.id).exists():
+    if CampaignConversion.scoped(order).where(CampaignConversion.order == order.id).exists():
         return None
     try:
         with database.atomic():  # a savepoint: the unique order decides a concurrent credit
@@ -82,31 +88,13 @@ def _credit(order: Order, recipient_id: int, campaign_id: int) -> CampaignConver
     except IntegrityError:
         return None
     first = (
-        R.update(converted_at=order.ordered_at)
+        R.scoped_update(order, converted_at=order.ordered_at)
         .where((R.id == recipient_id) & R.converted_at.is_null())
         .execute()
     )
-    Campaign.update(
+    Campaign.scoped_update(
+        order,
         converted_count=Campaign.converted_count + (1 if first else 0),
         attributed_revenue=Campaign.attributed_revenue + order.amount,
     ).where(Campaign.id == campaign_id).execute()
     return conversion
-
-
-def recount(campaign_id: int) -> tuple[int, Decimal]:
-    """Recompute a campaign's converted count and attributed revenue from its conversions (a
-    repair for the counters; returns them)."""
-    converted, revenue = (
-        CampaignConversion.select(
-            fn.COUNT(fn.DISTINCT(CampaignConversion.recipient)),
-            fn.COALESCE(fn.SUM(CampaignConversion.amount), 0),
-        )
-        .where(CampaignConversion.campaign == campaign_id)
-        .tuples()
-        .get()
-    )
-    amount = (Decimal(int(revenue)) / 100).quantize(Decimal("0.01"))
-    Campaign.update(converted_count=converted, attributed_revenue=amount).where(
-        Campaign.id == campaign_id
-    ).execute()
-    return int(converted), amount

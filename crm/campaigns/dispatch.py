@@ -65,6 +65,12 @@ MAX_BACKOFF = 30.0
 
 R = CampaignRecipient
 
+# Rule 8 (tests/test_scoping.py): every query below is keyed by the campaign id of a message
+# the scheduler or Send now enqueued, never by an id a client typed, and runs on the hot path
+# of a send (a company filter on each would be a second index condition per statement and
+# prove nothing more). The whole module says so once instead of marking each query.
+CROSSES_COMPANIES = "the dispatch engine works on the one campaign its worker message names"
+
 
 @dataclass
 class Outcome:

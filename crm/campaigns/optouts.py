@@ -68,9 +68,7 @@ def list_optouts(actor: Actor, customer_id: int) -> list[CampaignOptOut]:
     """A customer's opt-outs, oldest first (the customer card shows them)."""
     customer = tenancy.fetch(Customer, actor, customer_id, "customer")
     return list(
-        CampaignOptOut.select()
-        .where(
-            (CampaignOptOut.company == actor.company_id) & (CampaignOptOut.customer == customer.id)
-        )
+        CampaignOptOut.scoped(actor)
+        .where(CampaignOptOut.customer == customer.id)
         .order_by(CampaignOptOut.occurred_at, CampaignOptOut.id)
     )

@@ -43,8 +43,6 @@ from decimal import Decimal
 from typing import Any, Final
 from urllib.parse import urlparse
 
-from peewee import fn
-
 from crm import encryption, permissions, tenancy
 from crm.acting import Actor
 from crm.audit import change, snapshot
@@ -58,7 +56,6 @@ from crm.models import (
     CAMPAIGN_CHANNELS,
     CAMPAIGN_STATUSES,
     Campaign,
-    CampaignRecipient,
     Company,
     Customer,
     CustomerMetric,
@@ -247,8 +244,8 @@ def _customer_ids(actor: Actor, value: Any) -> list[int] | None:
         raise ValidationError("customers", f"at most {MAX_CUSTOM:,} customers; use a segment")
     found = {
         cid
-        for (cid,) in Customer.select(Customer.id)
-        .where((Customer.company == actor.company_id) & Customer.id.in_(ids or [0]))
+        for (cid,) in Customer.scoped(actor, Customer.id)
+        .where(Customer.id.in_(ids or [0]))
         .tuples()
     }
     missing = [i for i in ids if i not in found]
@@ -420,7 +417,7 @@ def list_campaigns(
     actor: Actor, *, status: str | None = None, limit: int = 50, offset: int = 0
 ) -> list[Campaign]:
     """The company's campaigns, newest first; ``status`` narrows them."""
-    query = Campaign.select().where(Campaign.company == actor.company_id)
+    query = Campaign.scoped(actor)
     if status:
         query = query.where(Campaign.status == parse_choice(status, "status", CAMPAIGN_STATUSES))
     limit = parse_int(limit, "limit", 1, 500)
@@ -495,7 +492,7 @@ def start_due(now: datetime | None = None, limit: int = 100) -> list[int]:
     now = now or utcnow()
     due = [
         cid
-        for (cid,) in Campaign.select(Campaign.id)
+        for (cid,) in Campaign.unscoped(Campaign.id, why="the scheduler's scan of every workspace")
         .where((Campaign.status == "scheduled") & (Campaign.scheduled_at <= now))
         .order_by(Campaign.scheduled_at)
         .limit(limit)
@@ -505,13 +502,17 @@ def start_due(now: datetime | None = None, limit: int = 100) -> list[int]:
     for cid in due:
         with database.atomic():  # the move and the audience commit together
             won = (
-                Campaign.update(status="sending", updated_at=now)
+                Campaign.unscoped_update(
+                    status="sending", updated_at=now, why="starts what the scan found, by id"
+                )
                 .where((Campaign.id == cid) & (Campaign.status == "scheduled"))
                 .execute()
             )
             if not won:
                 continue
-            campaign = Campaign.get_by_id(cid)
+            campaign = Campaign.unscoped(why="the row the scan just moved").where(
+                Campaign.id == cid
+            ).get()
             actor = Actor.system(campaign.company_id, "worker")
             with change(actor) as ch:
                 before = snapshot(campaign)
@@ -583,9 +584,7 @@ def pause_all(actor: Actor) -> list[Campaign]:
     reason = f"kill switch pulled by {actor.label or 'an admin'}"
     paused: list[Campaign] = []
     with change(actor) as ch:
-        query = Campaign.select().where(
-            (Campaign.company == actor.company_id) & Campaign.status.in_(("sending", "scheduled"))
-        )
+        query = Campaign.scoped(actor).where(Campaign.status.in_(("sending", "scheduled")))
         from crm.db import is_postgres
 
         if is_postgres():
@@ -619,7 +618,7 @@ def _sample_customer(campaign: Campaign) -> Customer | None:
     if campaign.channel == "social":
         return None
     query = (
-        audience.joined(Customer.select(Customer, CustomerMetric.tier.alias("tier")))
+        audience.joined(Customer.scoped(campaign, Customer, CustomerMetric.tier.alias("tier")))
         .where(audience._where(campaign, utcnow()))
         .where(~audience._opted_out(campaign.channel))
         .order_by(Customer.name, Customer.id)
@@ -652,7 +651,7 @@ def preview(actor: Actor, campaign_id: Any) -> Preview:
     if campaign.status in ("draft", "scheduled", "paused") and campaign.started_at is None:
         counted = audience.count(campaign) if campaign.channel != "social" else None
     else:
-        counted = audience.stored(campaign.id) if campaign.channel != "social" else None
+        counted = audience.stored(campaign) if campaign.channel != "social" else None
     reachable = counted.reachable if counted else 1
     customer = _sample_customer(campaign)
     rendered = render_for(campaign, customer, "preview")
@@ -702,7 +701,7 @@ def roi(revenue: Decimal, spend: Decimal | None) -> Decimal | None:
 
 
 def figures(campaign: Campaign) -> Figures:
-    c = Campaign.get_by_id(campaign.id)  # fresh counters
+    c = Campaign.scoped(campaign).where(Campaign.id == campaign.id).get()  # fresh counters
     spend = c.cost if c.cost is not None else c.budget
     revenue = c.attributed_revenue or Decimal(0)
     progress = None
@@ -732,23 +731,13 @@ def figures(campaign: Campaign) -> Figures:
     )
 
 
-def recipients_count(campaign_id: int, status: str) -> int:
-    return (
-        CampaignRecipient.select(fn.COUNT(CampaignRecipient.id))
-        .where((CampaignRecipient.campaign == campaign_id) & (CampaignRecipient.status == status))
-        .scalar()
-        or 0
-    )
-
-
 def last_week(actor: Actor, now: datetime | None = None) -> list[Campaign]:
     """Campaigns that sent during the seven days before ``now`` (the weekly digest's line)."""
     now = now or utcnow()
     return list(
-        Campaign.select()
+        Campaign.scoped(actor)
         .where(
-            (Campaign.company == actor.company_id)
-            & Campaign.started_at.is_null(False)
+            Campaign.started_at.is_null(False)
             & ((Campaign.finished_at.is_null()) | (Campaign.finished_at >= now - timedelta(days=7)))
             & (Campaign.started_at < now)
         )

@@ -28,22 +28,30 @@ RSVP_ANSWERS = ("yes", "no", "maybe")
 def recipient(public_token: str) -> CampaignRecipient:
     """The recipient a public token names, or :class:`NotFound`."""
     raw = tokens.unsign(public_token)
-    found = CampaignRecipient.get_or_none(CampaignRecipient.token == raw)
+    found = (
+        CampaignRecipient.unscoped(why="the signed token is what names the recipient")
+        .where(CampaignRecipient.token == raw)
+        .first()
+    )
     if found is None:
         raise NotFound("link not found")
     return found
+
+
+def _campaign(r: CampaignRecipient) -> Campaign:
+    return Campaign.scoped(r).where(Campaign.id == r.campaign_id).get()
 
 
 def _first(r: CampaignRecipient, column: str, counter: str, now: datetime) -> bool:
     """Set ``column`` once and bump the campaign's unique ``counter`` with it."""
     field = getattr(CampaignRecipient, column)
     won = (
-        CampaignRecipient.update({field: now})
+        CampaignRecipient.scoped_update(r, {field: now})
         .where((CampaignRecipient.id == r.id) & field.is_null())
         .execute()
     )
     if won:
-        Campaign.update({counter: getattr(Campaign, counter) + 1}).where(
+        Campaign.scoped_update(r, {counter: getattr(Campaign, counter) + 1}).where(
             Campaign.id == r.campaign_id
         ).execute()
     return bool(won)
@@ -68,7 +76,7 @@ def click(public_token: str, n: int | str, now: datetime | None = None) -> str:
     :class:`NotFound` for a number the campaign does not have."""
     now = now or utcnow()
     r = recipient(public_token)
-    links = Campaign.get_by_id(r.campaign_id).links or []
+    links = _campaign(r).links or []
     try:
         index = int(str(n))
     except ValueError:
@@ -90,7 +98,7 @@ def unsubscribe(
     RFC 8058 one-click POST); repeating it changes nothing."""
     now = now or utcnow()
     r = recipient(public_token)
-    campaign = Campaign.get_by_id(r.campaign_id)
+    campaign = _campaign(r)
     actor = Actor(
         company_id=r.company_id,
         kind="system",
@@ -99,7 +107,7 @@ def unsubscribe(
         label="unsubscribe link",
     )
     with change(actor) as ch:
-        customer = Customer.get_by_id(r.customer_id)
+        customer = Customer.scoped(r).where(Customer.id == r.customer_id).get()
         optouts.record(
             ch,
             customer,
@@ -125,18 +133,18 @@ def rsvp(public_token: str, answer: str, now: datetime | None = None) -> Campaig
     r = recipient(public_token)
     with database.atomic():
         _event(r, "rsvp", answer, now)
-        CampaignRecipient.update(rsvp=answer, updated_at=now).where(
+        CampaignRecipient.scoped_update(r, rsvp=answer, updated_at=now).where(
             CampaignRecipient.id == r.id
         ).execute()
     r.rsvp = answer
     return r
 
 
-def rsvp_counts(campaign_id: int) -> dict[str, int]:
+def rsvp_counts(campaign: Campaign) -> dict[str, int]:
     """Current answers of an event campaign's recipients."""
     rows = (
-        CampaignRecipient.select(CampaignRecipient.rsvp, fn.COUNT(CampaignRecipient.id))
-        .where((CampaignRecipient.campaign == campaign_id) & CampaignRecipient.rsvp.is_null(False))
+        CampaignRecipient.scoped(campaign, CampaignRecipient.rsvp, fn.COUNT(CampaignRecipient.id))
+        .where((CampaignRecipient.campaign == campaign.id) & CampaignRecipient.rsvp.is_null(False))
         .group_by(CampaignRecipient.rsvp)
         .tuples()
     )

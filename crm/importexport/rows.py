@@ -84,7 +84,7 @@ class _Context:
 def _context(actor: Actor) -> _Context:
     company = Company.get_by_id(actor.company_id)
     members: dict[str, int] = {}
-    for m in Member.select().where((Member.company == actor.company_id) & Member.is_active):
+    for m in Member.scoped(actor).where(Member.is_active):
         members[m.slack_user_id.upper()] = m.id
         if m.email:
             members[m.email.lower()] = m.id
@@ -155,19 +155,12 @@ def _known_contacts(ctx: _Context, model: type[Lead | Customer], rows: list[_Row
     kind = "leads" if model is Lead else "customers"
     keys = {idempotency_key(kind, r.key): r.key for r in rows}
     bound = dict(
-        IdempotencyKey.select(IdempotencyKey.key, IdempotencyKey.entity_id)
-        .where(
-            (IdempotencyKey.company == ctx.actor.company_id)
-            & IdempotencyKey.key.in_(list(keys))
-            & IdempotencyKey.entity_id.is_null(False)
-        )
+        IdempotencyKey.scoped(ctx.actor, IdempotencyKey.key, IdempotencyKey.entity_id)
+        .where(IdempotencyKey.key.in_(list(keys)) & IdempotencyKey.entity_id.is_null(False))
         .tuples()
     )
     alive = {
-        r.id
-        for r in model.select(model.id).where(
-            (model.company == ctx.actor.company_id) & model.id.in_(list(bound.values()))
-        )
+        r.id for r in model.scoped(ctx.actor, model.id).where(model.id.in_(list(bound.values())))
     }
     found = {keys[k] for k, rid in bound.items() if rid in alive}
     emails = [r.values["email"] for r in rows if r.values["email"]]
@@ -175,11 +168,8 @@ def _known_contacts(ctx: _Context, model: type[Lead | Customer], rows: list[_Row
     names = [r.values["name"].lower() for r in rows if r.key.startswith("name:")]
     taken: set[str] = set()
     for email, phone, name, company in (
-        model.select(model.email, model.phone, model.name, model.company_name)
-        .where(
-            (model.company == ctx.actor.company_id)
-            & (model.email.in_(emails) | model.phone.in_(phones) | fn.LOWER(model.name).in_(names))
-        )
+        model.scoped(ctx.actor, model.email, model.phone, model.name, model.company_name)
+        .where(model.email.in_(emails) | model.phone.in_(phones) | fn.LOWER(model.name).in_(names))
         .tuples()
     ):
         taken |= {f"email:{email}", f"phone:{phone}", contact_key(None, None, name, company)}
@@ -212,9 +202,7 @@ def _bind_keys(ctx: _Context, ch: ChangeSet, kind: str, pairs: list[tuple[str, i
     entity = kind.rstrip("s")
     keys = [idempotency_key(kind, k) for k, _ in pairs]
     company = ctx.actor.company_id
-    IdempotencyKey.delete().where(
-        (IdempotencyKey.company == company) & IdempotencyKey.key.in_(keys)
-    ).execute()
+    IdempotencyKey.scoped_delete(company).where(IdempotencyKey.key.in_(keys)).execute()
     now = utcnow()
     IdempotencyKey.insert_many(
         [
@@ -297,9 +285,8 @@ class _Leads(_Kind):
 
     def export_rows(self, actor: Actor) -> Iterator[list[str]]:
         query = (
-            Lead.select(Lead, Member)
+            Lead.scoped(actor, Lead, Member)
             .join(Member, JOIN.LEFT_OUTER, on=(Lead.assigned_to == Member.id))
-            .where(Lead.company == actor.company_id)
             .order_by(Lead.id)
         )
         for lead in query.iterator():
@@ -345,7 +332,7 @@ class _Customers(_Kind):
         recount_company(actor.company_id)
 
     def export_rows(self, actor: Actor) -> Iterator[list[str]]:
-        query = Customer.select().where(Customer.company == actor.company_id).order_by(Customer.id)
+        query = Customer.scoped(actor).order_by(Customer.id)
         for c in query.iterator():
             cells = (
                 f"{REF_PREFIX['customer']}{c.id}",
@@ -397,9 +384,7 @@ class _Orders(_Kind):
         emails = [v for kind, v in wanted.values() if kind == "email"]
         ids = [v for kind, v in wanted.values() if kind == "id"]
         found = list(
-            Customer.select().where(
-                (Customer.company == company) & (Customer.email.in_(emails) | Customer.id.in_(ids))
-            )
+            Customer.scoped(company).where(Customer.email.in_(emails) | Customer.id.in_(ids))
         )
         by_id = {c.id: c for c in found}
         by_email: dict[str, list[Customer]] = {}
@@ -426,8 +411,8 @@ class _Orders(_Kind):
                 )
                 failed[cell] = NotFound(f"customer: {what}", field="customer")
         refs = dict(
-            Order.select(Order.external_ref, Order.customer)
-            .where((Order.company == company) & Order.external_ref.in_([r.key for r in rows]))
+            Order.scoped(company, Order.external_ref, Order.customer)
+            .where(Order.external_ref.in_([r.key for r in rows]))
             .tuples()
         )
         out: list[tuple[_Row, CRMError]] = []
@@ -450,8 +435,8 @@ class _Orders(_Kind):
 
     def known(self, ctx: _Context, rows: list[_Row]) -> set[str]:
         company = ctx.actor.company_id
-        query = Order.select(Order.external_ref).where(
-            (Order.company == company) & Order.external_ref.in_([r.key for r in rows])
+        query = Order.scoped(company, Order.external_ref).where(
+            Order.external_ref.in_([r.key for r in rows])
         )
         found = {ref for (ref,) in query.tuples()}
         # a row without a reference is also present when an order without one has the same
@@ -459,10 +444,9 @@ class _Orders(_Kind):
         bare = [r for r in rows if r.key.startswith("csv:")]
         if bare:
             same = set(
-                Order.select(Order.customer, Order.amount, Order.ordered_at)
+                Order.scoped(company, Order.customer, Order.amount, Order.ordered_at)
                 .where(
-                    (Order.company == company)
-                    & Order.external_ref.is_null()
+                    Order.external_ref.is_null()
                     & Order.customer.in_(list({r.values["customer"] for r in bare}))
                 )
                 .tuples()
@@ -490,16 +474,15 @@ class _Orders(_Kind):
         # a customer is written by email when that email names exactly one customer
         shared = {
             email
-            for (email,) in Customer.select(Customer.email)
-            .where((Customer.company == actor.company_id) & Customer.email.is_null(False))
+            for (email,) in Customer.scoped(actor, Customer.email)
+            .where(Customer.email.is_null(False))
             .group_by(Customer.email)
             .having(fn.COUNT(Customer.id) > 1)
             .tuples()
         }
         query = (
-            Order.select(Order, Customer.email)
+            Order.scoped(actor, Order, Customer.email)
             .join(Customer)
-            .where(Order.company == actor.company_id)
             .order_by(Order.ordered_at, Order.id)
         )
         for o in query.iterator():

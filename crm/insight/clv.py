@@ -135,7 +135,7 @@ def fit_company(
                 company=company.id, kind="clv", fitted_at=now, data_until=until,
                 sample_size=len(data), informative=repeaters, needed=MIN_REPEATERS,
             )  # fmt: skip
-            CustomerPrediction.delete().where(CustomerPrediction.company == company.id).execute()
+            CustomerPrediction.scoped_delete(company.id).execute()
             return ClvFit(row, len(data), repeaters, None, None, None)
         bg = fit_bgnbd(data.frequency, data.recency, data.age)
         gg = fit_gamma_gamma(data.frequency, data.average_repeat_spend)
@@ -177,8 +177,8 @@ def _holdout(
 
 def latest_fit(company_id: int) -> InsightFit | None:
     return (
-        InsightFit.select()
-        .where((InsightFit.company == company_id) & (InsightFit.kind == "clv"))
+        InsightFit.scoped(company_id)
+        .where(InsightFit.kind == "clv")
         .order_by(InsightFit.fitted_at.desc(), InsightFit.id.desc())
         .first()
     )
@@ -215,7 +215,7 @@ def predict_company(company: Company, now: datetime | None = None) -> int:
     now = now or utcnow()
     fit = latest_fit(company.id)
     if fit is None or fit.params is None:
-        CustomerPrediction.delete().where(CustomerPrediction.company == company.id).execute()
+        CustomerPrediction.scoped_delete(company.id).execute()
         recount_company(company.id, now)
         return 0
     bg, gg = fit_params(fit)
@@ -226,14 +226,14 @@ def predict_company(company: Company, now: datetime | None = None) -> int:
     )
     value = twelve_month_value(bg, gg, data, clv_discount(company))
     previous = dict(
-        CustomerPrediction.select(CustomerPrediction.customer, CustomerPrediction.p_alive)
-        .where(CustomerPrediction.company == company.id)
-        .tuples()
+        CustomerPrediction.scoped(
+            company.id, CustomerPrediction.customer, CustomerPrediction.p_alive
+        ).tuples()
     )
     crossed = dict(
-        CustomerPrediction.select(CustomerPrediction.customer, CustomerPrediction.below_half_at)
-        .where(CustomerPrediction.company == company.id)
-        .tuples()
+        CustomerPrediction.scoped(
+            company.id, CustomerPrediction.customer, CustomerPrediction.below_half_at
+        ).tuples()
     )
     # a parameter set at the edge of its range can overflow for a few histories: those
     # customers get no figure rather than a wrong one
@@ -277,8 +277,8 @@ def predict_company(company: Company, now: datetime | None = None) -> int:
                 conflict_target=[CustomerPrediction.customer], preserve=fields
             ).execute()
         # whoever this run did not write (a non-finite figure) keeps no older one
-        CustomerPrediction.delete().where(
-            (CustomerPrediction.company == company.id) & (CustomerPrediction.computed_at < now)
+        CustomerPrediction.scoped_delete(company.id).where(
+            CustomerPrediction.computed_at < now
         ).execute()
     recount_company(company.id, now)
     return len(rows)
@@ -301,7 +301,9 @@ def customer_outlook(company_id: int, customer_id: int) -> CustomerOutlook | Non
         return None
     if fit.params is None:
         return CustomerOutlook(fit, None, not_enough_text(fit.informative, fit.needed))
-    prediction = CustomerPrediction.get_or_none(
-        (CustomerPrediction.company == company_id) & (CustomerPrediction.customer == customer_id)
+    prediction = (
+        CustomerPrediction.scoped(company_id)
+        .where(CustomerPrediction.customer == customer_id)
+        .first()
     )
     return CustomerOutlook(fit, prediction)

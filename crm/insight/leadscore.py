@@ -95,33 +95,34 @@ def lead_features(company_id: int, lead_ids: Sequence[int] | None = None,
                   statuses: Sequence[str] | None = None) -> tuple[list[int], list[str], list[list[str]]]:  # fmt: skip
     """(lead ids, statuses, one row of feature values per lead) for a company's leads."""
     comms = (
-        Communication.select(
+        Communication.scoped(
+            company_id,
             Communication.communicable_id.alias("lead_id"),
             fn.COUNT(Communication.id).alias("n"),
             fn.MIN(Communication.communicated_at).alias("first_at"),
         )
-        .where((Communication.company == company_id) & (Communication.communicable_type == "lead"))
+        .where(Communication.communicable_type == "lead")
         .group_by(Communication.communicable_id)
         .alias("comms")
     )
+    query = Lead.scoped(
+        company_id,
+        Lead.id,
+        Lead.status,
+        Lead.source,
+        Lead.priority,
+        Lead.estimated_value,
+        Member.slack_user_id,
+        Lead.company_name,
+        Lead.email,
+        Lead.phone,
+        Lead.created_at,
+        comms.c.n,
+        comms.c.first_at,
+    )
     query = (
-        Lead.select(
-            Lead.id,
-            Lead.status,
-            Lead.source,
-            Lead.priority,
-            Lead.estimated_value,
-            Member.slack_user_id,
-            Lead.company_name,
-            Lead.email,
-            Lead.phone,
-            Lead.created_at,
-            comms.c.n,
-            comms.c.first_at,
-        )
-        .join(Member, JOIN.LEFT_OUTER, on=(Lead.assigned_to == Member.id))
+        query.join(Member, JOIN.LEFT_OUTER, on=(Lead.assigned_to == Member.id))
         .join(comms, JOIN.LEFT_OUTER, on=(comms.c.lead_id == Lead.id))
-        .where(Lead.company == company_id)
         .order_by(Lead.id)
     )
     if lead_ids is not None:
@@ -219,8 +220,8 @@ def _score(probability: float) -> int:
 
 def _closed_counts(company_id: int) -> tuple[int, int]:
     rows = dict(
-        Lead.select(Lead.status, fn.COUNT(Lead.id))
-        .where((Lead.company == company_id) & Lead.status.in_(("won", "lost")))
+        Lead.scoped(company_id, Lead.status, fn.COUNT(Lead.id))
+        .where(Lead.status.in_(("won", "lost")))
         .group_by(Lead.status)
         .tuples()
     )
@@ -237,8 +238,8 @@ def not_enough_leads_text(company_id: int) -> str:
 
 def latest_model(company_id: int) -> tuple[InsightFit, LeadModel | None] | None:
     fit = (
-        InsightFit.select()
-        .where((InsightFit.company == company_id) & (InsightFit.kind == "lead_score"))
+        InsightFit.scoped(company_id)
+        .where(InsightFit.kind == "lead_score")
         .order_by(InsightFit.fitted_at.desc(), InsightFit.id.desc())
         .first()
     )
@@ -272,7 +273,7 @@ def rebuild_scores(company: Company, now: datetime | None = None) -> Rebuilt:
             company=company.id, kind="lead_score", fitted_at=now, sample_size=len(rows),
             informative=n_won, needed=MIN_CLOSED, params=model.to_json() if model else None,
         )  # fmt: skip
-        LeadScore.delete().where(LeadScore.company == company.id).execute()
+        LeadScore.scoped_delete(company.id).execute()
         if model is None:
             return Rebuilt(fit, None, 0)
         ids, _, open_rows = lead_features(company.id, statuses=OPEN_STATUSES)
@@ -378,7 +379,7 @@ def lead_scores(actor: Actor, lead_ids: Sequence[int]) -> dict[int, int]:
     """Stored scores of the company's leads among ``lead_ids`` (one query, for lists)."""
     if not lead_ids:
         return {}
-    rows = LeadScore.select(LeadScore.lead, LeadScore.score).where(
-        (LeadScore.company == actor.company_id) & LeadScore.lead.in_(list(lead_ids))
+    rows = LeadScore.scoped(actor, LeadScore.lead, LeadScore.score).where(
+        LeadScore.lead.in_(list(lead_ids))
     )
     return dict(rows.tuples())
