@@ -8,6 +8,7 @@ into a function still ties the two modules together, it only hides the tie until
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -280,3 +281,18 @@ def test_crm_loads_no_adapter_by_name() -> None:
         if isinstance(node, ast.Constant) and node.value in adapters
     ]
     assert not leaks, "\n".join(leaks)
+
+
+def test_every_rule_in_docs_architecture_names_a_test_that_exists() -> None:
+    """docs/architecture.md says which test enforces each rule: a renamed or deleted test must
+    not leave the document pointing at nothing."""
+    text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    named = re.findall(r"`(tests/[\w/]+\.py)(?:::(\w+))?`", text)
+    assert len(named) >= 8, named
+    for path, test in named:
+        source = ROOT / path
+        assert source.exists(), f"docs/architecture.md names {path}, which does not exist"
+        if test:
+            assert re.search(rf"^def {test}\(", source.read_text(encoding="utf-8"), re.M), (
+                f"docs/architecture.md names {path}::{test}, which does not exist"
+            )
