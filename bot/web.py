@@ -39,7 +39,7 @@ MAX_BODY = 1024 * 1024  # Slack's largest payloads (a modal of 100 blocks) are f
 
 # "module:function" factories called as ``function(flask_app, settings)`` to mount the JSON
 # API blueprint and the /t/ tracking routes; each feature adds its line here.
-EXTENSIONS: tuple[str, ...] = ("bot.api:mount",)
+EXTENSIONS: tuple[str, ...] = ("bot.api:mount", "bot.tracking:mount")
 
 
 def _first_time(key: str) -> bool:

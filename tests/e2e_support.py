@@ -657,10 +657,14 @@ def _serve_module(site: Site, *, shared: bool) -> Iterator[Site]:
     assert "Traceback" not in log, log[-4000:]
 
 
-def site_fixture(prefix: str, *, private: bool = False) -> Any:
+def site_fixture(
+    prefix: str, *, private: bool = False, extra_env: dict[str, str] | None = None
+) -> Any:
     """A module-scoped ``site`` fixture, one per backend: the test process's shared web
     process for that backend (:class:`SharedWeb`), or with ``private=True`` one started for
-    this module alone on a fresh database. ``prefix`` names the private one's work folder."""
+    this module alone on a fresh database. ``prefix`` names the private one's work folder;
+    ``extra_env`` (private only) adds settings to its environment."""
+    assert private or not extra_env, "settings of the shared web process are fixed"
 
     @pytest.fixture(scope="module", params=BACKENDS)
     def site(
@@ -675,7 +679,7 @@ def site_fixture(prefix: str, *, private: bool = False) -> Any:
         with (
             migrated_database(request, backend, workdir) as db,
             FakeSlack() as fake,
-            start_web(db.url, fake, workdir) as web,
+            start_web(db.url, fake, workdir, extra_env=extra_env) as web,
         ):
             yield from _serve_module(Site(backend, web, fake, db.database), shared=False)
 

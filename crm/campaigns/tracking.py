@@ -42,6 +42,17 @@ def _campaign(r: CampaignRecipient) -> Campaign:
     return Campaign.scoped(r).where(Campaign.id == r.campaign_id).get()
 
 
+def channel_of(public_token: str) -> str:
+    """The channel the recipient's campaign went out on (what the unsubscribe page names)."""
+    return _campaign(recipient(public_token)).channel
+
+
+def campaign_title(public_token: str) -> str:
+    """What the RSVP page calls the event: the invitation's subject, else its name."""
+    campaign = _campaign(recipient(public_token))
+    return campaign.subject or campaign.name
+
+
 def _first(r: CampaignRecipient, column: str, counter: str, now: datetime) -> bool:
     """Set ``column`` once and bump the campaign's unique ``counter`` with it."""
     field = getattr(CampaignRecipient, column)
