@@ -7,6 +7,7 @@ Waiting here is waiting for other processes, never sleeping time away (the SMTP 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import shlex
@@ -29,9 +30,9 @@ from crm.models import Campaign, CampaignRecipient
 from tests import workers_support
 from tests.campaign_support import channel_settings, make_audience
 from tests.conftest import TEST_SECRET_KEY, Workspace
-from tests.mail_support import SmtpSink, free_port
-from tests.workers_support import REDIS_URL, start_workers
-from workers.campaigns import dispatch_campaign
+from tests.mail_support import SmsStandIn, SmtpSink, free_port
+from tests.workers_support import REDIS_URL, Workers, start_workers
+from workers.campaigns import dispatch_campaign, scan_campaigns
 
 if TYPE_CHECKING:
     from tests.conftest import TestDB
@@ -161,24 +162,30 @@ def test_worker_killed_mid_send_every_recipient_gets_one_message(
     assert f.resent >= 1, "the kill left no batch between accept and record"
 
 
-@pytest.fixture
-def workers_on_redis(db: TestDB, redis_namespace: str, sink: SmtpSink):  # type: ignore[no-untyped-def]
-    fake_env = {
+@contextlib.contextmanager
+def _workers(db: TestDB, namespace: str, threads: int = 4, **env: str) -> Iterator[Workers]:
+    """In-process Dramatiq workers on the real Redis, with these settings."""
+    base = {
         "DATABASE_URL": db.url,
         "REDIS_URL": REDIS_URL,
-        "CRM_REDIS_NAMESPACE": redis_namespace,
-        "SMTP_URL": sink.url,
+        "CRM_REDIS_NAMESPACE": namespace,
         "MAIL_FROM": "news@acme.test",
         "PUBLIC_URL": "https://crm.acme.test",
-        "CRM_CAMPAIGN_BATCH": "10",
-        "CRM_CAMPAIGN_EMAIL_RATE": "0",
     }
-    w = start_workers(load_settings(fake_env), threads=4)
+    w = start_workers(load_settings(base | env), threads=threads)
     try:
         yield w
     finally:
         w.stop()
         w.broker.close()
+
+
+@pytest.fixture
+def workers_on_redis(db: TestDB, redis_namespace: str, sink: SmtpSink) -> Iterator[Workers]:
+    with _workers(
+        db, redis_namespace, SMTP_URL=sink.url, CRM_CAMPAIGN_BATCH="10", CRM_CAMPAIGN_EMAIL_RATE="0"
+    ) as w:
+        yield w
 
 
 def test_the_same_dramatiq_message_twice_sends_nothing_twice(
@@ -267,3 +274,116 @@ def test_smtp_down_30_seconds_pauses_with_the_reason_and_resume_loses_nothing(
     assert second.snapshot(), "nothing was left for after the outage"
     to = [str(m["To"]) for m in messages]
     assert len(messages) == 80 and len(set(to)) == 80  # nothing lost, nothing repeated
+
+
+def _sending(ws: Workspace, settings, n: int, industry: str, **fields: object) -> Campaign:  # type: ignore[no-untyped-def]
+    """A campaign to ``n`` customers of a new segment, started (the workers' scan sends it)."""
+    with channel_settings(settings):
+        aud = make_audience(ws, n, industry=industry)
+        campaign = service.create_campaign(
+            ws.actor(ws.manager),
+            **{
+                "name": f"{industry} news",
+                "channel": "email",
+                "segment_id": aud.segment.id,
+                "subject": "News for {{ first_name }}",
+                "body": "Hello {{ name }}",
+            }
+            | fields,
+        )
+        return service.send_now(ws.actor(ws.manager), campaign.id)
+
+
+def _status(campaign: Campaign) -> str:
+    return Campaign.get_by_id(campaign.id).status
+
+
+def test_pause_mid_send_stops_within_one_batch_and_resume_sends_the_rest_once(
+    db: TestDB, acme: Workspace, sink: SmtpSink, redis_namespace: str
+) -> None:
+    with _workers(
+        db, redis_namespace, SMTP_URL=sink.url, CRM_CAMPAIGN_BATCH="10",
+        CRM_CAMPAIGN_EMAIL_RATE="40", CRM_CAMPAIGN_PARALLEL="1",
+    ) as w:  # fmt: skip
+        campaign = _sending(acme, w.settings, 150, "retail")
+        scan_campaigns.send()
+        _wait(lambda: len(sink.snapshot()) >= 30, 60, "sending to start")
+        with channel_settings(w.settings):
+            service.pause(acme.actor(acme.manager), campaign.id)
+        at_pause = len(sink.snapshot())
+        w.drain(60)
+        stopped_at = len(sink.snapshot())
+        assert stopped_at - at_pause <= 10, "more than the batch in flight went out"
+        assert stopped_at < 150 and _status(campaign) == "paused"
+        with channel_settings(w.settings):
+            service.resume(acme.actor(acme.manager), campaign.id)
+        scan_campaigns.send()  # the scheduler's next scan: a resumed campaign goes at once
+        _wait(lambda: _status(campaign) == "sent", 60, "the rest after Resume")
+        w.drain(30)
+    per_recipient = sink.per_recipient()
+    assert len(per_recipient) == 150 and set(per_recipient.values()) == {1}
+    assert len(sink.snapshot()) == 150
+    f = service.figures(campaign)
+    assert (f.sent, f.failed, f.resent) == (150, 0, 0)
+
+
+def test_the_kill_switch_stops_every_sending_campaign_and_cancel_stops_for_good(
+    db: TestDB, acme: Workspace, sink: SmtpSink, redis_namespace: str
+) -> None:
+    with _workers(
+        db, redis_namespace, SMTP_URL=sink.url, CRM_CAMPAIGN_BATCH="10",
+        CRM_CAMPAIGN_EMAIL_RATE="40", CRM_CAMPAIGN_PARALLEL="1",
+    ) as w:  # fmt: skip
+        first = _sending(acme, w.settings, 120, "retail")
+        second = _sending(acme, w.settings, 120, "energy")
+        scan_campaigns.send()
+        _wait(lambda: len(sink.snapshot()) >= 20, 60, "sending to start")
+        with channel_settings(w.settings):
+            paused = service.pause_all(acme.actor(acme.admin))
+        assert {c.id for c in paused} == {first.id, second.id}
+        w.drain(60)
+        stopped_at = len(sink.snapshot())
+        assert stopped_at < 200, "the kill switch stopped nothing"
+        for c in (first, second):
+            assert _status(c) == "paused"
+            assert "kill switch" in Campaign.get_by_id(c.id).paused_reason
+        with channel_settings(w.settings):
+            service.cancel(acme.actor(acme.manager), first.id)
+            service.resume(acme.actor(acme.manager), second.id)
+        scan_campaigns.send()
+        _wait(lambda: _status(second) == "sent", 60, "the resumed campaign to finish")
+        scan_campaigns.send()  # a later scan finds nothing of the cancelled one to send
+        w.drain(30)
+    assert _status(first) == "cancelled"
+    sent_first = service.figures(first).sent
+    assert sent_first < 120
+    assert service.figures(second).sent == 120
+    messages = sink.snapshot()
+    assert len(messages) == sent_first + 120  # nothing of the cancelled one after it
+    # (both segments hold the same addresses: a message is one recipient of one campaign)
+    ids = [m["Message-ID"] for m in messages]
+    assert len(set(ids)) == len(ids)
+
+
+def test_sms_through_the_workers_with_429s_and_a_500_sends_each_once(
+    db: TestDB, acme: Workspace, redis_namespace: str
+) -> None:
+    provider = SmsStandIn(fail_every=5, fail_once=3).start()
+    try:
+        with _workers(
+            db, redis_namespace, SMS_API_URL=provider.url, SMS_API_TOKEN="sms-token",
+            CRM_CAMPAIGN_BATCH="5", CRM_CAMPAIGN_SMS_RATE="0",
+        ) as w:  # fmt: skip
+            campaign = _sending(acme, w.settings, 30, "retail", channel="sms", subject=None)
+            scan_campaigns.send()
+            _wait(lambda: _status(campaign) == "sent", 90, "the SMS campaign to finish")
+            w.drain(30)
+    finally:
+        provider.stop()
+    keys = [c["key"] for c in provider.accepted]
+    # the 30 and the retail customer with a phone but no email: once each, by Idempotency-Key
+    assert len(keys) == len(set(keys)) == 31
+    assert len(provider.calls) - len(provider.accepted) >= 6  # the 429s and the 500, retried
+    assert {c["key"] for c in provider.calls} == set(keys)  # a retry reuses its key
+    f = service.figures(campaign)
+    assert (f.sent, f.failed) == (31, 0)

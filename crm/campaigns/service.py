@@ -556,6 +556,9 @@ def resume(actor: Actor, campaign_id: Any) -> Campaign:
                 _start(campaign, now)
         else:
             campaign.status = "sending"
+        # the stopped dispatch left its heartbeat behind: cleared, the next scan sends the rest
+        # at once instead of a lease later (claims keep any old chain from sending twice)
+        campaign.dispatch_seen_at = None
         campaign.save()
         ch.updated(campaign, before, action="resume")
     if campaign.status == "sending":
