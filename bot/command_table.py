@@ -405,6 +405,27 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "campaign", "send", "/crm campaign send M4", "sends a campaign now", args=(_REF_ARG,)
     ),
     CommandSpec(
+        "campaign",
+        "preview",
+        "/crm campaign preview M4",
+        "the message as one real recipient gets it, the reach and the cost per message",
+        args=(_REF_ARG,),
+    ),
+    CommandSpec(
+        "campaign",
+        "pause",
+        "/crm campaign pause M4|all",
+        "pauses a campaign; `all` pauses every sending campaign (admins: the kill switch)",
+        args=(Arg("ref", pattern=REF + "|all"),),
+    ),
+    CommandSpec(
+        "campaign",
+        "resume",
+        "/crm campaign resume M4",
+        "resumes a paused campaign",
+        args=(_REF_ARG,),
+    ),
+    CommandSpec(
         "campaign", "cancel", "/crm campaign cancel M4", "cancels a campaign", args=(_REF_ARG,)
     ),
     # administration

@@ -25,11 +25,14 @@ from zoneinfo import ZoneInfo
 
 from peewee import JOIN, IntegrityError, fn
 
+from crm.acting import Actor
+from crm.campaigns import service as campaign_service
 from crm.clock import to_local
 from crm.db import database
 from crm.models import (
     OPEN_STAGES,
     AuditLog,
+    Campaign,
     CloseDateChange,
     Company,
     Customer,
@@ -124,6 +127,7 @@ class WeeklyDigest:
     stale: list[dict[str, object]] = field(default_factory=list)
     overdue_by_rep: list[dict[str, object]] = field(default_factory=list)
     slipping_customers: list[dict[str, object]] = field(default_factory=list)  # SPEC 13
+    campaigns: list[Campaign] = field(default_factory=list)  # sent during the week (SPEC 6)
     # open pipeline per stage now and a week ago (StageWeek rows, OPEN_STAGES order)
     stages: list[StageWeek] = field(default_factory=list)
 
@@ -135,6 +139,7 @@ class WeeklyDigest:
             or self.stale
             or self.overdue_by_rep
             or self.slipping_customers
+            or self.campaigns
         )
 
 
@@ -375,6 +380,7 @@ def weekly_digest(company_id: int, now: datetime) -> WeeklyDigest:
         stale=stale,
         overdue_by_rep=overdue,
         slipping_customers=slipping,
+        campaigns=campaign_service.last_week(Actor.system(company_id, "worker"), now),
     )
 
 

@@ -35,13 +35,14 @@ from crm.campaigns import dispatch, service
 from crm.config import Settings
 from crm.models import Campaign
 from workers import broker as brokers
+from workers import campaign_cards
 
 __all__ = ["PROGRESS_HOOKS", "Throttle", "dispatch_campaign", "scan_campaigns"]
 
 log = logging.getLogger("crm.workers")
 
 RUN_SECONDS = 30.0
-PROGRESS_HOOKS: list[Callable[[int, bool], None]] = []
+PROGRESS_HOOKS: list[Callable[[int, bool], None]] = [campaign_cards.on_progress]
 
 
 class Throttle:

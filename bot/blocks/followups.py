@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from bot.blocks.campaigns import digest_lines
 from bot.blocks.common import (
     UNDO_ACTION,
     Block,
@@ -288,6 +289,9 @@ def weekly_digest_blocks(digest: WeeklyDigest) -> list[Block]:
                 "*Customers slipping away (probability alive fell below 50%)*\n" + "\n".join(lines)
             )
         )
+    if digest.campaigns:
+        lines = [f"• {line}" for line in digest_lines(digest.campaigns, digest.currency)]
+        blocks.append(section("*Campaigns last week*\n" + "\n".join(lines)))
     return blocks
 
 

@@ -381,6 +381,7 @@ def create_campaign(actor: Actor, **fields: Any) -> Campaign:
     with change(actor) as ch:
         campaign.save()
         ch.created(campaign)
+        campaign.change_id = ch.change_id  # type: ignore[attr-defined]  (the receipt's Undo)
     return campaign
 
 

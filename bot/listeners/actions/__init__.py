@@ -9,6 +9,7 @@ from slack_bolt import App
 
 from bot.listeners.actions import (
     audit,
+    campaigns,
     duplicates,
     edit,
     followups,
@@ -27,6 +28,7 @@ MODULES: tuple[ModuleType, ...] = (
     pipeline,
     audit,
     edit,
+    campaigns,
 )
 
 

@@ -10,6 +10,7 @@ from slack_bolt import App
 from bot.listeners.commands import (
     admin,
     audit,
+    campaign,
     crm,
     customer,
     edit,
@@ -37,6 +38,7 @@ HANDLER_MODULES: tuple[ModuleType, ...] = (
     admin,
     audit,
     segment,
+    campaign,
     edit,
     find,
     modals,

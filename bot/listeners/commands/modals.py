@@ -18,7 +18,7 @@ from crm.acting import Actor
 from crm.errors import ValidationError
 
 
-def _open(ctx: CommandContext, view: dict) -> Reply:
+def open_view(ctx: CommandContext, view: dict) -> Reply:
     if not ctx.trigger_id:
         raise ValidationError("trigger", "Slack sent no trigger to open a form with; try again")
     ctx.client.views_open(trigger_id=ctx.trigger_id, view=view)
@@ -31,26 +31,26 @@ def _origin(ctx: CommandContext) -> Origin:
 
 @handles("lead", "")
 def new_lead(cmd: Command, actor: Actor, ctx: CommandContext) -> Reply:
-    return _open(ctx, lead_modal(_origin(ctx), assignee=ctx.user_id))
+    return open_view(ctx, lead_modal(_origin(ctx), assignee=ctx.user_id))
 
 
 @handles("opp", "")
 def new_opportunity(cmd: Command, actor: Actor, ctx: CommandContext) -> Reply:
-    return _open(ctx, opportunity_modal(_origin(ctx), assignee=ctx.user_id))
+    return open_view(ctx, opportunity_modal(_origin(ctx), assignee=ctx.user_id))
 
 
 @handles("log", "")
 def log_communication(cmd: Command, actor: Actor, ctx: CommandContext) -> Reply:
-    return _open(ctx, log_modal(_origin(ctx)))
+    return open_view(ctx, log_modal(_origin(ctx)))
 
 
 @handles("followup", "")
 def new_follow_up(cmd: Command, actor: Actor, ctx: CommandContext) -> Reply:
-    return _open(ctx, followup_modal(_origin(ctx), assignee=ctx.user_id))
+    return open_view(ctx, followup_modal(_origin(ctx), assignee=ctx.user_id))
 
 
 @handles("edit")
 def edit_record(cmd: Command, actor: Actor, ctx: CommandContext) -> Reply:
     """``/crm edit L12``: the record's edit modal, filled in (refused here, with the role it
     needs, when the caller may not change it)."""
-    return _open(ctx, edit_view(actor, cmd.args["ref"], _origin(ctx)))
+    return open_view(ctx, edit_view(actor, cmd.args["ref"], _origin(ctx)))

@@ -7,9 +7,9 @@ from types import ModuleType
 
 from slack_bolt import App
 
-from bot.listeners.views import communication, edit, followup, lead, opportunity
+from bot.listeners.views import campaign, communication, edit, followup, lead, opportunity
 
-MODULES: tuple[ModuleType, ...] = (lead, opportunity, communication, followup, edit)
+MODULES: tuple[ModuleType, ...] = (lead, opportunity, communication, followup, edit, campaign)
 
 
 def register(app: App) -> None:
