@@ -279,9 +279,25 @@ def _serve(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
         )
 
 
+def _scans_done(log: Path) -> list[datetime]:
+    """When the ``crm serve`` of ``log`` finished each reminder scan (its log's clock, the
+    machine's local time like :func:`datetime.now`)."""
+    return [
+        datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f")
+        for line in log.read_text().splitlines()
+        if " scan_reminders company=None done " in line
+    ]
+
+
+CLAIM_TIMEOUT_SECONDS = 3
+
+
 def test_crm_serve_killed_while_sending_sends_each_reminder_once_after_restart(
     db: TestDB, acme: Workspace, fake: FakeSlack, tmp_path: Path
 ) -> None:
+    """Each DM takes Slack 0.4 s, so a batch of twelve outlasts the 3 s claim timeout: the
+    batch must renew its claims or the next scans take its last reminders over and post them
+    a second time (what this test caught under load)."""
     members = [awake_member(acme, fake, f"UKILL{i:02d}") for i in range(12)]
     due = [overdue(acme, m) for m in members]
     answer_history_from_posts(fake)
@@ -299,7 +315,12 @@ def test_crm_serve_killed_while_sending_sends_each_reminder_once_after_restart(
         if not k.startswith(("SLACK_", "DATABASE_", "REDIS_", "CRM_", "PORT"))
     }
     env.update(
-        worker_env(db, fake, CRM_SCAN_INTERVAL="1", CRM_REMINDER_CLAIM_TIMEOUT="3"),
+        worker_env(
+            db,
+            fake,
+            CRM_SCAN_INTERVAL="1",
+            CRM_REMINDER_CLAIM_TIMEOUT=str(CLAIM_TIMEOUT_SECONDS),
+        ),
         PORT=str(port),
         PYTHONUNBUFFERED="1",
     )
@@ -319,7 +340,14 @@ def test_crm_serve_killed_while_sending_sends_each_reminder_once_after_restart(
             60,
             f"every reminder recorded\n{log.read_text()}",
         )
-        time.sleep(4)  # more scans and a claim timeout: still nothing twice
+        # more scans, the last one a claim timeout after everything was recorded (a claim
+        # left behind would have gone stale and been taken over): still nothing twice
+        quiet_until = datetime.now() + timedelta(seconds=CLAIM_TIMEOUT_SECONDS + 1)
+        _wait(
+            lambda: any(done > quiet_until for done in _scans_done(log)),
+            60,
+            f"the scans after a claim timeout\n{log.read_text()[-3000:]}",
+        )
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
