@@ -8,6 +8,7 @@ runs. Waiting here is waiting for other processes, never sleeping time away.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -195,13 +196,32 @@ def _wait(check, timeout: float, what: str) -> None:  # type: ignore[no-untyped-
 OUTAGE_SECONDS = float(os.environ.get("CRM_TEST_REDIS_OUTAGE_SECONDS", "60"))
 
 
+def _reminded(follow_ups: list[FollowUp]) -> int:
+    ids = [f.id for f in follow_ups]
+    return FollowUp.select().where(FollowUp.id.in_(ids) & (FollowUp.reminder_count > 0)).count()
+
+
+def _scans_run(caplog: pytest.LogCaptureFixture) -> int:
+    """Reminder scans the in-process workers finished (their message log's line each)."""
+    return sum(
+        1
+        for r in caplog.records
+        if r.name == "crm.workers"
+        and r.msg.startswith("message %s %s")
+        and r.args
+        and r.args[1] == "scan_reminders"
+    )
+
+
 def test_redis_outage_web_keeps_storing_and_reminders_go_out_once_after(
     db: TestDB,
     acme: Workspace,
     fake: FakeSlack,
     private_redis: PrivateRedis,
     tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.INFO, logger="crm.workers")
     members = [awake_member(acme, fake, f"UOUT{i}") for i in range(4)]
     env = worker_env(
         db,
@@ -247,8 +267,9 @@ def test_redis_outage_web_keeps_storing_and_reminders_go_out_once_after(
             assert posts(fake) == []
 
             private_redis.start()  # empty: whatever the queue held is gone
-            _wait(lambda: len(posts(fake)) >= len(due), 60, "the reminders after Redis")
-            time.sleep(3)  # more scans: nothing goes out twice
+            _wait(lambda: _reminded(due) == len(due), 60, "the reminders after Redis")
+            scans = _scans_run(caplog)
+            _wait(lambda: _scans_run(caplog) >= scans + 2, 30, "two more scans")  # nothing twice
     finally:
         scheduler.shutdown()
         workers.stop()

@@ -229,7 +229,8 @@ def send_reminders(
         while pending:
             if clock() - pending[0].claimed_at >= lease / 3:
                 pending, sent = _renewed(pending, sent, clock())
-                continue
+                if not pending:
+                    break
             claim = pending.popleft()
             try:
                 posted = _post(claim, client)
