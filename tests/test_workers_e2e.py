@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -311,6 +311,18 @@ def _scans_done(log: Path) -> list[datetime]:
 
 
 CLAIM_TIMEOUT_SECONDS = 3
+SERVE_WAIT = 180.0  # `crm serve` is up in ~4 s, but took 27 s on a loaded two-core machine
+
+
+def _wait_on(
+    proc: subprocess.Popen[bytes], log: Path, check: Callable[[], object], what: str
+) -> None:
+    """Wait for ``check`` while ``crm serve`` runs: at once, with its log, if it stopped."""
+    deadline = time.monotonic() + SERVE_WAIT
+    while not check():
+        assert proc.poll() is None, f"crm serve exited waiting for {what}\n{log.read_text()}"
+        assert time.monotonic() < deadline, f"timed out waiting for {what}\n{log.read_text()}"
+        time.sleep(0.1)
 
 
 def test_crm_serve_killed_while_sending_sends_each_reminder_once_after_restart(
@@ -348,31 +360,37 @@ def test_crm_serve_killed_while_sending_sends_each_reminder_once_after_restart(
     log = tmp_path / "serve.log"
     proc = _serve(env, log)
     try:
-        _wait(lambda: len(posts(fake)) >= 3, 60, f"first DMs\n{log.read_text()}")
+        _wait_on(proc, log, lambda: len(posts(fake)) >= 3, "the first DMs")
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         before = len(posts(fake))
         assert before < len(due), "all sent before the kill; nothing was tested"
 
         proc = _serve(env, log)
-        _wait(lambda: _healthy(f"http://127.0.0.1:{port}"), 30, "the restarted web")
-        _wait(
+        _wait_on(proc, log, lambda: _healthy(f"http://127.0.0.1:{port}"), "the restarted web")
+        _wait_on(
+            proc,
+            log,
             lambda: FollowUp.select().where(FollowUp.reminder_count == 1).count() == len(due),
-            60,
-            f"every reminder recorded\n{log.read_text()}",
+            "every reminder recorded",
         )
         # more scans, the last one a claim timeout after everything was recorded (a claim
         # left behind would have gone stale and been taken over): still nothing twice
         quiet_until = datetime.now() + timedelta(seconds=CLAIM_TIMEOUT_SECONDS + 1)
-        _wait(
+        _wait_on(
+            proc,
+            log,
             lambda: any(done > quiet_until for done in _scans_done(log)),
-            60,
-            f"the scans after a claim timeout\n{log.read_text()[-3000:]}",
+            "the scans a claim timeout later",
         )
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
-            proc.wait(20)
+            try:
+                proc.wait(SERVE_WAIT)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
     sent = sorted(c.args["metadata"]["event_payload"]["follow_up_id"] for c in posts(fake))
     assert sent == sorted(f.id for f in due), log.read_text()[-3000:]
     assert {f.reminder_count for f in FollowUp.select()} == {1}
