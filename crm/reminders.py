@@ -26,7 +26,8 @@ can first look whether the killed one got the message out after all.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
 from functools import lru_cache
 from typing import Any
@@ -54,6 +55,7 @@ __all__ = [
     "record_sent",
     "record_sent_many",
     "release_claim",
+    "renew_claims",
     "snooze_until",
 ]
 
@@ -90,10 +92,9 @@ class Claim:
     subject_name: str | None = None
 
 
-@lru_cache(maxsize=1024)
-
 # The reminder sender works across companies by design: the scheduler's scan finds due
 # follow-ups in every workspace, and the claims and records that follow name them by id.
+
 
 def _follow_ups(*fields: Any) -> ModelSelect:
     return FollowUp.unscoped(*fields, why="reminders: one scan of every company, then claims by id")
@@ -105,6 +106,7 @@ def _follow_ups_update(**values: Any) -> ModelUpdate:
     )
 
 
+@lru_cache(maxsize=1024)
 def _zone(tz: str | None) -> ZoneInfo:
     try:
         return ZoneInfo(tz or "UTC")
@@ -354,6 +356,33 @@ def record_sent_many(sent: list[tuple[Claim, str, str | None]]) -> int:
             .execute()
         )
     return recorded
+
+
+def renew_claims(claims: Sequence[Claim], now: datetime) -> list[Claim]:
+    """Move the claims a sender still holds to ``now``; the ones it no longer holds are left
+    out, and it must not post them.
+
+    A batch claims all its reminders at once but posts them one after another. Without
+    renewal the last ones age while Slack answers the first, pass the claim timeout and the
+    next scan takes them over: the takeover looks for the message in the DM, finds nothing
+    (it has not been posted yet) and posts it, and so does the batch. Renewal is a
+    compare-and-set on the claim time the sender holds, so a claim that was taken over stays
+    with its new owner.
+    """
+    now = _second(now)
+    by_time: dict[datetime, list[int]] = {}
+    for claim in claims:
+        by_time.setdefault(claim.claimed_at, []).append(claim.follow_up_id)
+    held: set[int] = set()
+    for claimed_at, ids in by_time.items():
+        renewed = (
+            _follow_ups_update(reminder_claimed_at=now)
+            .where(FollowUp.id.in_(ids) & (FollowUp.reminder_claimed_at == claimed_at))
+            .returning(FollowUp.id)
+            .tuples()
+        )
+        held.update(follow_up_id for (follow_up_id,) in renewed.execute())
+    return [replace(c, claimed_at=now) for c in claims if c.follow_up_id in held]
 
 
 def record_failed(claim: Claim) -> bool:

@@ -235,3 +235,29 @@ def test_a_slow_batch_keeps_its_claim(acme, sink):
     outcome = dispatch.run(campaign.id, cfg, throttle=slow_provider)
     assert stolen == [] and (outcome.sent, outcome.finished) == (6, True)
     assert len(sink.snapshot()) == 6 and service.figures(campaign).resent == 0
+
+
+def test_a_row_taken_over_while_a_batch_sends_is_left_to_its_new_owner(acme, sink):
+    """The renewal is a compare-and-set on the lease: a row that another worker holds by the
+    time the batch renews (the lease ran out behind a slow provider) is that worker's to send;
+    sending it here too would be a second copy without any crash."""
+    cfg = _cfg(smtp_url=sink.url)
+    _aud, campaign = _start(acme, cfg, n=3)
+    batch = dispatch.claim(campaign.id, 3, cfg.campaign_lease)
+    sender = dispatch._Sender(Campaign.get_by_id(campaign.id), cfg, "Acme")
+    last = batch.rows[-1]["id"]
+    messages: list[int] = []
+
+    def slow_provider() -> None:
+        messages.append(1)
+        if len(messages) == 1:  # while the first message is on its way, the last row moves
+            CampaignRecipient.update(lease="another-worker").where(
+                CampaignRecipient.id == last
+            ).execute()
+
+    # a lease shorter than any message: the batch renews before each one
+    assert dispatch._send_batch(sender, batch, slow_provider, lambda s: None, 1e-9) is None
+    assert len(sink.snapshot()) == 2 and last not in batch.sent
+    assert dispatch.record(campaign.id, batch) == (2, 0)
+    row = CampaignRecipient.get_by_id(last)
+    assert (row.status, row.lease) == ("sending", "another-worker")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import time_machine
@@ -13,13 +14,23 @@ import time_machine
 from bot.blocks.followups import DONE, OPEN, snooze_action_id
 from crm import followups as fus
 from crm import reminders
+from crm.clock import utcnow
 from crm.models import FollowUp, Lead, Member
 from tests import workers_support
 from tests.conftest import Workspace, make_member, make_workspace
-from tests.slack_fake import FakeSlack
+from tests.slack_fake import Call, FakeSlack
 from tests.workers_support import Workers, answer_history_from_posts, posts
 from workers import slack
-from workers.reminders import batches, scan_reminders, send_reminder
+from workers.reminders import (
+    batches,
+    claim_timeout,
+    scan_reminders,
+    send_reminder,
+    send_reminders,
+)
+
+if TYPE_CHECKING:
+    from tests.conftest import TestDB
 
 fake = workers_support.fake
 stub_workers = workers_support.stub_workers
@@ -291,6 +302,59 @@ def test_a_takeover_does_not_repeat_a_dm_slack_already_has(
     assert len(posts(fake)) == 1
     assert len(fake.calls_to("conversations.history")) == 1
     assert FollowUp.get_by_id(fu.id).reminder_count == 1
+
+
+def test_a_batch_slower_than_the_claim_timeout_keeps_its_reminders_from_the_next_scan(
+    db: TestDB, acme: Workspace, fake: FakeSlack, stub_workers: Workers
+) -> None:
+    """The double send seen under load. A batch claims its reminders at once and posts them one
+    after another; Slack takes three minutes (of moved time) per DM, so by the second DM the
+    third reminder's claim is older than the five-minute timeout. The next sender comes right
+    then, while Slack still holds the second DM. Without renewal it takes the third reminder
+    over, finds no DM for it and posts it, and then the batch posts it again."""
+    answer_history_from_posts(fake)
+    members = (acme.rep, acme.rep2, acme.manager)
+    ids = [follow_up(acme, m, T - timedelta(hours=2)).id for m in members]
+    due_meanwhile: list[list[int]] = []
+    with at(T) as clock:
+
+        def slow_post(call: Call) -> dict[str, Any]:
+            clock.shift(timedelta(minutes=3))  # Slack has the DM; its answer takes a while
+            if len(posts(fake)) == 2 and not due_meanwhile:  # the next scan, meanwhile
+                with db.database.connection_context():
+                    due_meanwhile.append(due_ids(utcnow()))
+                    send_reminders.fn(ids, company_id=acme.company.id)
+            return fake._default(call)
+
+        fake.handlers["chat.postMessage"] = slow_post
+        send_reminders.send(ids, company_id=acme.company.id)
+        stub_workers.drain()
+
+    sent = [c.args["metadata"]["event_payload"]["follow_up_id"] for c in posts(fake)]
+    assert sorted(sent) == sorted(ids)  # each DM once at Slack
+    assert claim_timeout() == timedelta(minutes=5)
+    assert due_meanwhile == [[]]  # the batch's claims, posted or not, were renewed
+    rows = FollowUp.select().where(FollowUp.id.in_(ids))
+    # recorded in one go, under the claim renewed before the third DM
+    assert {(r.reminder_count, r.reminder_claimed_at, r.last_reminded_at) for r in rows} == {
+        (1, None, T + timedelta(minutes=6))
+    }
+
+
+def test_a_renewal_leaves_a_claim_taken_over_with_its_new_owner(acme: Workspace) -> None:
+    kept, lost = (follow_up(acme, m, T - timedelta(hours=1)) for m in (acme.rep, acme.rep2))
+    claims = reminders.claim_reminders([kept.id, lost.id], T)
+    later = T + reminders.CLAIM_TIMEOUT
+    [taken] = reminders.claim_reminders([lost.id], later)  # stale: another sender has it now
+    assert taken.recovered
+    renewed = reminders.renew_claims(claims, later + timedelta(seconds=1))
+    assert [(c.follow_up_id, c.claimed_at) for c in renewed] == [
+        (kept.id, later + timedelta(seconds=1))
+    ]
+    assert FollowUp.get_by_id(lost.id).reminder_claimed_at == later
+    assert due_ids(later + timedelta(minutes=1)) == []  # both still claimed
+    assert reminders.record_sent_many([(renewed[0], "D1", "1.1"), (claims[1], "D2", "2.2")]) == 1
+    assert reminders.record_sent(taken, "D2", "2.2")
 
 
 def test_a_failed_slack_call_releases_the_claim_and_is_retried(

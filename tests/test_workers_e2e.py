@@ -8,12 +8,13 @@ runs. Waiting here is waiting for other processes, never sleeping time away.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -195,13 +196,32 @@ def _wait(check, timeout: float, what: str) -> None:  # type: ignore[no-untyped-
 OUTAGE_SECONDS = float(os.environ.get("CRM_TEST_REDIS_OUTAGE_SECONDS", "60"))
 
 
+def _reminded(follow_ups: list[FollowUp]) -> int:
+    ids = [f.id for f in follow_ups]
+    return FollowUp.select().where(FollowUp.id.in_(ids) & (FollowUp.reminder_count > 0)).count()
+
+
+def _scans_run(caplog: pytest.LogCaptureFixture) -> int:
+    """Reminder scans the in-process workers finished (their message log's line each)."""
+    return sum(
+        1
+        for r in caplog.records
+        if r.name == "crm.workers"
+        and r.msg.startswith("message %s %s")
+        and r.args
+        and r.args[1] == "scan_reminders"
+    )
+
+
 def test_redis_outage_web_keeps_storing_and_reminders_go_out_once_after(
     db: TestDB,
     acme: Workspace,
     fake: FakeSlack,
     private_redis: PrivateRedis,
     tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.INFO, logger="crm.workers")
     members = [awake_member(acme, fake, f"UOUT{i}") for i in range(4)]
     env = worker_env(
         db,
@@ -247,8 +267,9 @@ def test_redis_outage_web_keeps_storing_and_reminders_go_out_once_after(
             assert posts(fake) == []
 
             private_redis.start()  # empty: whatever the queue held is gone
-            _wait(lambda: len(posts(fake)) >= len(due), 60, "the reminders after Redis")
-            time.sleep(3)  # more scans: nothing goes out twice
+            _wait(lambda: _reminded(due) == len(due), 60, "the reminders after Redis")
+            scans = _scans_run(caplog)
+            _wait(lambda: _scans_run(caplog) >= scans + 2, 30, "two more scans")  # nothing twice
     finally:
         scheduler.shutdown()
         workers.stop()
@@ -279,9 +300,37 @@ def _serve(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
         )
 
 
+def _scans_done(log: Path) -> list[datetime]:
+    """When the ``crm serve`` of ``log`` finished each reminder scan (its log's clock, the
+    machine's local time like :func:`datetime.now`)."""
+    return [
+        datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f")
+        for line in log.read_text().splitlines()
+        if " scan_reminders company=None done " in line
+    ]
+
+
+CLAIM_TIMEOUT_SECONDS = 3
+SERVE_WAIT = 180.0  # `crm serve` is up in ~4 s, but took 27 s on a loaded two-core machine
+
+
+def _wait_on(
+    proc: subprocess.Popen[bytes], log: Path, check: Callable[[], object], what: str
+) -> None:
+    """Wait for ``check`` while ``crm serve`` runs: at once, with its log, if it stopped."""
+    deadline = time.monotonic() + SERVE_WAIT
+    while not check():
+        assert proc.poll() is None, f"crm serve exited waiting for {what}\n{log.read_text()}"
+        assert time.monotonic() < deadline, f"timed out waiting for {what}\n{log.read_text()}"
+        time.sleep(0.1)
+
+
 def test_crm_serve_killed_while_sending_sends_each_reminder_once_after_restart(
     db: TestDB, acme: Workspace, fake: FakeSlack, tmp_path: Path
 ) -> None:
+    """Each DM takes Slack 0.4 s, so a batch of twelve outlasts the 3 s claim timeout: the
+    batch must renew its claims or the next scans take its last reminders over and post them
+    a second time (what this test caught under load)."""
     members = [awake_member(acme, fake, f"UKILL{i:02d}") for i in range(12)]
     due = [overdue(acme, m) for m in members]
     answer_history_from_posts(fake)
@@ -299,31 +348,49 @@ def test_crm_serve_killed_while_sending_sends_each_reminder_once_after_restart(
         if not k.startswith(("SLACK_", "DATABASE_", "REDIS_", "CRM_", "PORT"))
     }
     env.update(
-        worker_env(db, fake, CRM_SCAN_INTERVAL="1", CRM_REMINDER_CLAIM_TIMEOUT="3"),
+        worker_env(
+            db,
+            fake,
+            CRM_SCAN_INTERVAL="1",
+            CRM_REMINDER_CLAIM_TIMEOUT=str(CLAIM_TIMEOUT_SECONDS),
+        ),
         PORT=str(port),
         PYTHONUNBUFFERED="1",
     )
     log = tmp_path / "serve.log"
     proc = _serve(env, log)
     try:
-        _wait(lambda: len(posts(fake)) >= 3, 60, f"first DMs\n{log.read_text()}")
+        _wait_on(proc, log, lambda: len(posts(fake)) >= 3, "the first DMs")
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         before = len(posts(fake))
         assert before < len(due), "all sent before the kill; nothing was tested"
 
         proc = _serve(env, log)
-        _wait(lambda: _healthy(f"http://127.0.0.1:{port}"), 30, "the restarted web")
-        _wait(
+        _wait_on(proc, log, lambda: _healthy(f"http://127.0.0.1:{port}"), "the restarted web")
+        _wait_on(
+            proc,
+            log,
             lambda: FollowUp.select().where(FollowUp.reminder_count == 1).count() == len(due),
-            60,
-            f"every reminder recorded\n{log.read_text()}",
+            "every reminder recorded",
         )
-        time.sleep(4)  # more scans and a claim timeout: still nothing twice
+        # more scans, the last one a claim timeout after everything was recorded (a claim
+        # left behind would have gone stale and been taken over): still nothing twice
+        quiet_until = datetime.now() + timedelta(seconds=CLAIM_TIMEOUT_SECONDS + 1)
+        _wait_on(
+            proc,
+            log,
+            lambda: any(done > quiet_until for done in _scans_done(log)),
+            "the scans a claim timeout later",
+        )
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
-            proc.wait(20)
+            try:
+                proc.wait(SERVE_WAIT)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
     sent = sorted(c.args["metadata"]["event_payload"]["follow_up_id"] for c in posts(fake))
     assert sent == sorted(f.id for f in due), log.read_text()[-3000:]
     assert {f.reminder_count for f in FollowUp.select()} == {1}

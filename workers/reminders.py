@@ -7,7 +7,10 @@ follow-ups past due become overdue) and hands the follow-ups that
 what it can: its reminders are claimed in two statements (:func:`crm.reminders.claim_reminders`),
 its workspace's client is looked up once, and the DMs Slack took are recorded in one statement
 at the end (:func:`crm.reminders.record_sent_many`): per reminder there remain only the Slack
-calls and the per-channel limit's one Redis round trip. One that Slack refuses for now (429, a
+calls and the per-channel limit's one Redis round trip. While it posts, the batch renews the
+claims it has still to post every third of the claim timeout
+(:func:`crm.reminders.renew_claims`): otherwise they would go stale behind a slow Slack and the
+next scan would post them too. One that Slack refuses for now (429, a
 busy channel, a 5xx) or that hits a database hiccup leaves the batch as its own delayed
 ``send_reminder``, retried with backoff, while the rest of the batch goes on.
 
@@ -23,8 +26,8 @@ worker's clock decides); tests pin it instead of sleeping.
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
 
 import dramatiq
@@ -210,17 +213,25 @@ def send_reminders(
     together.
 
     A reminder that fails is sent again as its own ``send_reminder`` (delayed as Slack asked,
-    retried with backoff), so one stubborn DM neither holds up nor repeats the others. Only an
+    retried with backoff), so one stubborn DM neither holds up nor repeats the others. The
+    claims not posted yet are renewed whenever a third of the claim timeout has gone by, so a
+    batch slower than the timeout (a slow Slack) keeps them from the next scan. Only an
     interruption (the time limit, a shutdown) fails the whole message: the DMs already posted
     are recorded and the claims not tried yet given back, so its retry sends just the rest.
     """
-    at = parse_now(now)
-    claims = reminders.claim_reminders(follow_up_ids, at, claim_timeout=claim_timeout())
+    clock = _clock(now)
+    lease = claim_timeout()
+    claims = reminders.claim_reminders(follow_up_ids, clock(), claim_timeout=lease)
     client = _client(claims[0].company_id) if claims else None
     sent: list[tuple[reminders.Claim, str, str]] = []
-    done = 0
+    pending = deque(claims)
     try:
-        for claim in claims:
+        while pending:
+            if clock() - pending[0].claimed_at >= lease / 3:
+                pending, sent = _renewed(pending, sent, clock())
+                if not pending:
+                    break
+            claim = pending.popleft()
             try:
                 posted = _post(claim, client)
             except Exception as exc:  # each failure goes on as its own retried message
@@ -237,12 +248,10 @@ def send_reminders(
             else:
                 if posted is not None:
                     sent.append((claim, *posted))
-            finally:
-                done += 1
     except BaseException:
         # interrupted (time limit, shutdown): the claims not tried yet go back at once, for
         # the message's retry, instead of waiting out the claim timeout
-        for claim in claims[done:]:
+        for claim in pending:
             reminders.release_claim(claim)
         raise
     finally:
@@ -250,3 +259,29 @@ def send_reminders(
         # the takeover finds each message by its metadata instead of posting it again
         if sent:
             reminders.record_sent_many(sent)
+
+
+def _clock(now: str | None) -> Callable[[], datetime]:
+    """A batch's clock: the worker's, or a pinned ``now`` that runs on with the worker's
+    clock from there (a test pins the start; the claims still age as the batch goes)."""
+    start = utcnow()
+    at = parse_now(now)
+    return lambda: at + (utcnow() - start)
+
+
+def _renewed(
+    pending: deque[reminders.Claim], sent: list[tuple[reminders.Claim, str, str]], now: datetime
+) -> tuple[deque[reminders.Claim], list[tuple[reminders.Claim, str, str]]]:
+    """The batch's claims renewed at ``now``, when a third of the claim timeout has gone by:
+    the ones still to post, and the ones posted but not recorded yet (recorded at the end, they
+    must not go stale either: a takeover would depend on reading the DM back). A claim lost
+    meanwhile (renewed too late, taken over) is left to its new owner, not posted here."""
+    mine = [*pending, *(claim for claim, _, _ in sent)]
+    held = {c.follow_up_id: c for c in reminders.renew_claims(mine, now)}
+    lost = [c.occasion for c in mine if c.follow_up_id not in held]
+    if lost:
+        log.warning("reminder claims lost to another sender, left to it: %s", ", ".join(lost))
+    return (
+        deque(held[c.follow_up_id] for c in pending if c.follow_up_id in held),
+        [(held[c.follow_up_id], ch, ts) for c, ch, ts in sent if c.follow_up_id in held],
+    )

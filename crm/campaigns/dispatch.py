@@ -306,10 +306,13 @@ class _Sender:
         )
 
 
-def renew(lease: str) -> None:
+def renew(lease: str) -> set[int]:
     """Keep a batch's claim alive while it is still being sent (a slow provider or a tight
-    rate must not let another worker take over rows that are on their way)."""
-    R.update(claimed_at=utcnow()).where(R.lease == lease).execute()
+    rate must not let another worker take over rows that are on their way); returns the rows
+    still under ``lease``. A row taken over meanwhile (renewed too late) is its new owner's
+    to send: sending it here too would be a second copy without any crash."""
+    renewed = R.update(claimed_at=utcnow()).where(R.lease == lease).returning(R.id).tuples()
+    return {rid for (rid,) in renewed.execute()}
 
 
 def _send_batch(
@@ -329,8 +332,11 @@ def _send_batch(
         with sender.session() as session:
             while pending:
                 if lease_seconds and time.monotonic() - renewed > lease_seconds / 3:
-                    renew(batch.lease)
+                    held = renew(batch.lease)
+                    pending = [r for r in pending if r["id"] in held]
                     renewed = time.monotonic()
+                    if not pending:
+                        break
                 row = pending.pop(0)
                 try:
                     message = sender.message(row)
