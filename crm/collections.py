@@ -20,6 +20,7 @@ from crm.acting import Actor
 from crm.clock import utcnow
 from crm.followups import _is_overdue
 from crm.models import (
+    Campaign,
     Communication,
     Customer,
     CustomerMetric,
@@ -240,3 +241,20 @@ def segments(
     if is_active is not None:
         query = query.where(CustomerSegment.is_active == is_active)
     return _page(query, CustomerSegment, after, limit)
+
+
+def campaigns(
+    actor: Actor,
+    *,
+    after: int | None = None,
+    limit: int = 50,
+    status: str | None = None,
+    channel: str | None = None,
+) -> list[Campaign]:
+    query = Campaign.scoped(actor)
+    if status is not None:
+        query = query.where(Campaign.status == status)
+    if channel is not None:
+        query = query.where(Campaign.channel == channel)
+    return _page(query, Campaign, after, limit)
+

@@ -278,3 +278,13 @@ def test_pipeline_and_segments(site: Site) -> None:
     assert r.status == 422 and error(r)["field"]
     assert [s["id"] for s in api.get("/segments").json()["data"]] == [seg["id"]]
     assert new_api(site).get(f"/segments/{seg['id']}").status == 404
+
+
+def test_a_member_number_beyond_any_id_is_refused_not_a_server_error(site: Site) -> None:
+    """schemathesis found it: a 35-digit ``assigned_to`` overflowed the database driver."""
+    api = new_api(site)
+    huge = "9" * 35
+    for path in (f"/opportunities?assigned_to={huge}", f"/leads?assigned_to={huge}"):
+        r = api.get(path)
+        assert r.status == 422, (path, r.status, r.text)
+        assert error(r)["field"] == "assigned_to"

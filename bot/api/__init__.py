@@ -16,6 +16,7 @@ import swagger_ui_bundle
 from flask import Flask, Response, abort, send_from_directory
 
 from bot.api import (  # noqa: F401  (each import registers its operations)
+    campaigns,
     communications,
     customers,
     followups,

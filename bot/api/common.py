@@ -29,7 +29,9 @@ Money = Annotated[
     ),
 ]
 MemberRef = Annotated[
-    int | Annotated[str, StringConstraints(min_length=1, max_length=32)],
+    # the number bounded as ids are: a 35-digit one overflowed the database driver (a 500)
+    Annotated[int, Field(ge=1, le=MAX_ID)]
+    | Annotated[str, StringConstraints(min_length=1, max_length=32)],
     Field(description="a member's number or Slack user id (U0123ABCD)"),
 ]
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
