@@ -26,7 +26,7 @@ from bot.blocks.campaigns import (
 )
 from bot.blocks.followups import weekly_digest_blocks
 from crm import customers, digests
-from crm.campaigns import service
+from crm.campaigns import cards, service
 from crm.clock import utcnow
 from crm.config import load_settings
 from crm.models import Campaign, CustomerSegment
@@ -351,3 +351,27 @@ def test_the_weekly_digest_lists_last_weeks_campaigns(site: Site, shop: Shop) ->
     assert [c.id for c in digest.campaigns] == [campaign.id]
     text = str(weekly_digest_blocks(digest))
     assert "Campaigns last week" in text and f"M{campaign.id} Digest news" in text
+
+
+def test_a_live_card_is_redrawn_at_most_every_5_seconds_and_reported_once(
+    site: Site, shop: Shop
+) -> None:
+    actor = shop.team.actor(shop.team.manager)
+    with channel_settings(load_settings(SMTP_PORT_ENV)):
+        campaign = service.create_campaign(
+            actor, name="Paced", channel="email", segment_id=shop.segment.id,
+            subject="Hi", body="Hello",
+        )  # fmt: skip
+    assert cards.claim_refresh(campaign.id, final=True) is None  # no card posted yet
+    cards.attach(actor, campaign.id, "D0CARD", "1700000000.000100")
+    t0 = Campaign.get_by_id(campaign.id).card_updated_at
+    assert cards.claim_refresh(campaign.id, final=False, now=t0 + timedelta(seconds=4)) is None
+    won = cards.claim_refresh(campaign.id, final=False, now=t0 + timedelta(seconds=5))
+    assert won is not None and (won.channel, won.ts) == ("D0CARD", "1700000000.000100")
+    assert cards.claim_refresh(campaign.id, final=False, now=t0 + timedelta(seconds=6)) is None
+    assert cards.claim_refresh(campaign.id, final=True, now=t0 + timedelta(seconds=6)) is not None
+    assert cards.claim_report(campaign.id) is None  # not finished: nothing to report
+    Campaign.update(status="sent").where(Campaign.id == campaign.id).execute()
+    reported = cards.claim_report(campaign.id)
+    assert reported is not None and reported[1] == shop.team.manager.id
+    assert cards.claim_report(campaign.id) is None  # once

@@ -17,8 +17,9 @@ dispatch actor that sends (:mod:`crm.campaigns.dispatch` does the sending itself
   worker process; in-process in embedded mode); a social post to a Slack channel keeps
   Slack's one per second per channel (:func:`workers.slack.post_limited`).
 
-:data:`PROGRESS_HOOKS` are called after every run with ``(campaign_id, finished)``: the Slack
-side registers the card update (``chat.update`` at most every 5 s) and the finish report there.
+:data:`PROGRESS_HOOKS` are called after every batch and every run with ``(campaign_id,
+finished)``: :mod:`workers.campaign_cards` updates the live card there (``chat.update`` at
+most every 5 s) and sends the finish report.
 """
 
 from __future__ import annotations
@@ -122,6 +123,7 @@ def dispatch_campaign(campaign_id: int) -> None:
         throttle=Throttle(settings, campaign.company_id, campaign.channel),
         budget_seconds=RUN_SECONDS,
         post_to_channel=_post_to_slack,
+        on_batch=lambda: _progress(campaign_id, False),
     )
     if outcome.state == "more":
         dispatch_campaign.send(campaign_id)
@@ -130,9 +132,15 @@ def dispatch_campaign(campaign_id: int) -> None:
         dispatch_campaign.send_with_options(args=(campaign_id,), delay=delay)
     if outcome.reason:
         log.info("campaign M%s: %s (%s)", campaign_id, outcome.state, outcome.reason)
+    _progress(campaign_id, outcome.finished)
+
+
+def _progress(campaign_id: int, finished: bool) -> None:
+    """Tell the hooks (after each batch, and once more when the run ends): a hook's failure
+    is logged and never stops the sending."""
     for hook in PROGRESS_HOOKS:
         try:
-            hook(campaign_id, outcome.finished)
+            hook(campaign_id, finished)
         except Exception:
             log.exception("campaign M%s: progress hook failed", campaign_id)
 

@@ -434,11 +434,13 @@ def run(
     budget_seconds: float = 30.0,
     post_to_channel: Callable[[Campaign, str], str] | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    on_batch: Callable[[], None] | None = None,
 ) -> Outcome:
     """Send batches of a campaign until nothing is left, the campaign stops, something asks
     for a retry later, or ``budget_seconds`` are spent (the message then re-enqueues itself,
     so a long campaign never hogs a worker thread and pause/cancel are read between batches).
-    ``throttle()`` is called before each message (the company's channel rate)."""
+    ``throttle()`` is called before each message (the company's channel rate); ``on_batch()``
+    after each batch is recorded (the live card's progress; it must not raise)."""
     campaign = Campaign.get_or_none(Campaign.id == campaign_id)
     if campaign is None or campaign.status != "sending":
         return Outcome("stopped")
@@ -470,6 +472,8 @@ def run(
         outcome.sent += sent
         outcome.failed += failed
         outcome.released += len(batch.released)
+        if on_batch is not None:
+            on_batch()
         if isinstance(trouble, Unreachable):
             n, paused = connection_failed(campaign_id, trouble.reason, cfg.campaign_max_failures)
             outcome.state = "stopped" if paused else "retry"
