@@ -146,7 +146,9 @@ def test_inserts_are_rendered_once_per_shape_and_store_what_peewee_stores(
     assert Customer.create(company=acme.company.id, name="Kept").id is not None
 
 
-def test_multi_row_inserts_are_rendered_once_per_row_count(acme: Workspace) -> None:
+def test_multi_row_inserts_are_rendered_once_per_row_count(
+    acme: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The search words of every create: one INSERT of n rows, rendered once per n, storing
     what peewee's ``insert_many`` stores (the defaults of the fields not given included)."""
     from crm import sql_cache
@@ -158,6 +160,7 @@ def test_multi_row_inserts_are_rendered_once_per_row_count(acme: Workspace) -> N
             for t in terms
         ]
 
+    monkeypatch.setattr(sql_cache, "_multi_inserts", {})  # what earlier tests rendered aside
     sql_cache.insert_rows(SearchTerm, rows(1, "jane", "doe"))
     shapes = {k for k in sql_cache._multi_inserts if k[0] is SearchTerm}
     sql_cache.insert_rows(SearchTerm, rows(2, "john", "roe"))
