@@ -19,7 +19,7 @@ from typing import Any
 
 from peewee import DateField, DateTimeField, ForeignKeyField, IntegrityError
 
-from crm import permissions, search
+from crm import permissions, search, sql_cache
 from crm.acting import Actor
 from crm.clock import utcnow
 from crm.db import database
@@ -126,12 +126,25 @@ class ChangeSet:
         if kind in search.KINDS:
             search.index(kind, records, fresh=True)
 
-    def stage_moved(
+    def created_at_stage(self, record: BaseModel, stage: str) -> StageChange:
+        """A new lead or opportunity and its first stage-history row, whose two audit rows go
+        in one INSERT: every create of either runs this, and each statement is a round trip
+        in the transaction (the two rows are not in :attr:`rows`, which only Undo reads)."""
+        history = self._history(entity_type_of(record), record.id, None, stage)
+        sql_cache.insert_rows(
+            AuditLog,
+            [
+                self._values("create", r, {k: [None, v] for k, v in snapshot(r).items()})
+                for r in (record, history)
+            ],
+        )
+        _keep_searchable("create", record, {})
+        return history
+
+    def _history(
         self, entity_type: str, entity_id: int, from_stage: str | None, to_stage: str
     ) -> StageChange:
-        """The history row of a status/stage move (``from_stage`` None: the record was created),
-        in this change so that Undo removes it with the move."""
-        row = StageChange.create(
+        return StageChange.create(
             company=self.actor.company_id,
             entity_type=entity_type,
             entity_id=entity_id,
@@ -140,6 +153,13 @@ class ChangeSet:
             changed_at=utcnow(),
             actor=self.actor.member_id,
         )
+
+    def stage_moved(
+        self, entity_type: str, entity_id: int, from_stage: str | None, to_stage: str
+    ) -> StageChange:
+        """The history row of a status/stage move (``from_stage`` None: the record was created),
+        in this change so that Undo removes it with the move."""
+        row = self._history(entity_type, entity_id, from_stage, to_stage)
         self.created(row)
         return row
 

@@ -188,8 +188,7 @@ def create_lead(
             if not allow_duplicate:
                 refuse_duplicates(actor, Lead, values)
             lead = Lead.create(company=actor.company_id, status="new", **values)
-            ch.created(lead)
-            ch.stage_moved("lead", lead.id, None, lead.status)
+            ch.created_at_stage(lead, lead.status)
         lead.change_id = ch.change_id  # type: ignore[attr-defined]
         return lead
 

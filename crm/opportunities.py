@@ -204,8 +204,7 @@ def create_opportunity(
                 expected_close_date=expected_close_date,
                 assigned_to=assignee,
             )
-            ch.created(opp)
-            ch.stage_moved("opportunity", opp.id, None, opp.stage)
+            ch.created_at_stage(opp, opp.stage)
         opp.change_id = ch.change_id
         return opp
 

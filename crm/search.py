@@ -30,6 +30,7 @@ from typing import Any, Final
 import phonenumbers
 from peewee import Case, Select, fn
 
+from crm import sql_cache
 from crm.acting import Actor
 from crm.db import database
 from crm.errors import ValidationError
@@ -129,8 +130,10 @@ def rows_for(kind: str, records: Iterable[Any]) -> list[dict[str, Any]]:
 
 
 def insert_rows(rows: list[dict[str, Any]], batch: int = 500) -> None:
+    """One INSERT per ``batch`` rows; a record's handful of words (every create and edit)
+    goes through :func:`crm.sql_cache.insert_rows`, rendered once per row count."""
     for start in range(0, len(rows), batch):
-        SearchTerm.insert_many(rows[start : start + batch]).execute()
+        sql_cache.insert_rows(SearchTerm, rows[start : start + batch])
 
 
 def forget(company_id: int, kind: str, ids: Sequence[int]) -> None:

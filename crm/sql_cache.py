@@ -11,7 +11,8 @@ datetime (``now - timedelta(hours=24)``) is recognised as its marker shifted by 
 
 :func:`insert_row` does the same for ``Model.create``/``save`` of a new row: peewee renders
 the INSERT once per model, database and set of columns, and later rows only convert their
-values (``field.db_value``) and send them.
+values (``field.db_value``) and send them. :func:`insert_rows` is its multi-row form (the
+search words a change writes), rendered once per model, set of columns and row count.
 
 On PostgreSQL each rendering is also a server-side prepared statement, per connection
 (``PREPARE`` once, then ``EXECUTE``): the database then skips parsing and planning too, which
@@ -43,7 +44,7 @@ from peewee import Model, Query
 
 from crm.db import database, prepares_statements
 
-__all__ = ["Statement", "insert_row"]
+__all__ = ["Statement", "insert_row", "insert_rows"]
 
 _INT_MARK = -918_273_000
 _STR_MARK = "\x00statement-parameter-"
@@ -230,3 +231,48 @@ def insert_row(instance: Model) -> Any:
         return NotImplemented
     cursor = database.execute_sql(_on_connection(rendered), params)
     return cursor.fetchone()[0] if returning else cursor.lastrowid
+
+
+MAX_RENDERED_ROWS = 64
+"""Larger batches (imports, reindexing) keep peewee's own path: they are rare, and one
+rendering per row count would pile up prepared statements on every connection."""
+# (model, database class, column names, row count) -> the INSERT, or None (peewee's path)
+_multi_inserts: dict[tuple[Any, ...], _Rendered | None] = {}
+
+
+def insert_rows(model: type[Model], rows: list[dict[str, Any]]) -> None:
+    """INSERT ``rows`` (dicts of field name to value, all with the same names) in one
+    statement, as ``model.insert_many(rows).execute()`` would, without peewee writing the
+    SQL again each time: a record's search words are one such INSERT on every create, and
+    rendering it cost more than the database took to run it.
+
+    Defaults of the fields not given are filled in as peewee does; the first batch of a shape
+    is checked against peewee's own rendering, and a shape peewee treats otherwise keeps
+    peewee's path for good.
+    """
+    if not rows:
+        return
+    meta = model._meta
+    given = rows[0].keys()
+    missing = [(f.name, d) for f, d in meta.defaults.items() if f.name not in given]
+    full = []
+    for row in rows:
+        values = dict(row)
+        for name, default in missing:
+            values[name] = default() if callable(default) else default
+        full.append(values)
+    fields = sorted((meta.fields[name] for name in full[0]), key=operator.attrgetter("_sort_key"))
+    key = (model, type(database.obj), tuple(f.name for f in fields), len(full))
+    rendered = _multi_inserts.get(key, _UNRENDERED)
+    if len(full) > MAX_RENDERED_ROWS:
+        rendered = None
+    params = [f.db_value(values[f.name]) for values in full for f in fields]
+    if rendered is _UNRENDERED:
+        sql, peewee_params = model.insert_many(full).sql()
+        same = list(peewee_params) == params
+        name = f"crm_statement_{next(_names)}"
+        rendered = _multi_inserts[key] = _Rendered(sql, (), name) if same else None
+    if rendered is None:
+        model.insert_many(full).execute()
+        return
+    database.execute_sql(_on_connection(rendered), params)

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import time_machine
 
-from crm import audit, idempotency, leads
+from crm import audit, idempotency, leads, tokens
 from crm.db import database
 from crm.duplicates import DuplicateFound, find_duplicates, names_close, normal_company
 from crm.errors import Conflict, NotFound, PermissionDenied, ValidationError
@@ -188,6 +188,46 @@ def test_name_and_company_normalisation():
     assert normal_company("Company") == "company"  # a legal form alone stays
     assert names_close("jane doe", "doe jane") and names_close("jon smith", "john smith")
     assert not names_close("jane doe", "john smith") and not names_close("", "")
+
+
+# --- the cost of a create ------------------------------------------------------------------------
+
+
+def test_an_api_lead_create_sends_six_statements(db, acme, monkeypatch):
+    """``POST /cms/crm/leads`` is the integrations' hottest write: its statements are pinned,
+    so a query added on the way (a settings read, a second duplicate query, a SELECT after an
+    INSERT) fails here instead of surfacing as lost throughput in ``bench/api.py``."""
+    _, plaintext = tokens.create_token(acme.system, "website form", "write")
+
+    def create(n: int) -> Lead:
+        actor = tokens.authenticate(plaintext)  # what bot/api/auth.py runs on every request
+        assert actor is not None
+        return leads.create_lead(
+            actor,
+            name=f"Jane Doe {n}",
+            email=f"jane{n}@example.com",
+            company_name=f"Acme {n}",
+            source="website",
+            estimated_value=Decimal("1200"),
+        )
+
+    create(0)  # the first one renders (and on PostgreSQL prepares) this connection's statements
+    sent: list[str] = []
+    run = database.obj.execute_sql
+
+    def counted(sql: str, params: Any = None, *args: Any, **kwargs: Any) -> Any:
+        sent.append(sql)
+        return run(sql, params, *args, **kwargs)
+
+    monkeypatch.setattr(database.obj, "execute_sql", counted)
+    lead = create(1)
+    monkeypatch.undo()
+    # token, duplicate candidates (one query), lead, its first stage-history row, the two
+    # rows' audit rows (one INSERT), the lead's search words
+    assert len(sent) == 6, "\n".join(sent)
+    assert Lead.get_by_id(lead.id).email == "jane1@example.com"
+    assert AuditLog.select().where(AuditLog.change_id == lead.change_id).count() == 2
+    assert stages(lead.id) == [(None, "new")]
 
 
 # --- idempotency -------------------------------------------------------------------------------

@@ -144,3 +144,33 @@ def test_inserts_are_rendered_once_per_shape_and_store_what_peewee_stores(
     with pytest.raises(IntegrityError), database.atomic():
         Company.create(team_id=acme.company.team_id, name="Twin")
     assert Customer.create(company=acme.company.id, name="Kept").id is not None
+
+
+def test_multi_row_inserts_are_rendered_once_per_row_count(
+    acme: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The search words of every create: one INSERT of n rows, rendered once per n, storing
+    what peewee's ``insert_many`` stores (the defaults of the fields not given included)."""
+    from crm import sql_cache
+    from crm.models import SearchTerm
+
+    def rows(record_id: int, *terms: str) -> list[dict[str, object]]:
+        return [
+            {"company": acme.company.id, "kind": "l", "record_id": record_id, "term": t}
+            for t in terms
+        ]
+
+    monkeypatch.setattr(sql_cache, "_multi_inserts", {})  # what earlier tests rendered aside
+    sql_cache.insert_rows(SearchTerm, rows(1, "jane", "doe"))
+    shapes = {k for k in sql_cache._multi_inserts if k[0] is SearchTerm}
+    sql_cache.insert_rows(SearchTerm, rows(2, "john", "roe"))
+    assert {k for k in sql_cache._multi_inserts if k[0] is SearchTerm} == shapes
+    sql_cache.insert_rows(SearchTerm, rows(3, "one"))
+    assert len({k for k in sql_cache._multi_inserts if k[0] is SearchTerm}) == len(shapes) + 1
+    stored = list(SearchTerm.select().order_by(SearchTerm.record_id, SearchTerm.term))
+    assert [(s.record_id, s.term, s.weight) for s in stored] == [
+        (1, "doe", 1), (1, "jane", 1), (2, "john", 1), (2, "roe", 1), (3, "one", 1),
+    ]  # fmt: skip
+    assert all(s.created_at is not None and s.updated_at is not None for s in stored)
+    sql_cache.insert_rows(SearchTerm, [])  # nothing to write is no statement, no error
+    assert SearchTerm.select().count() == 5
