@@ -60,6 +60,7 @@ from crm import (
     tokens,
 )
 from crm.acting import Actor
+from crm.campaigns import cards as campaign_cards
 from crm.campaigns import optouts as campaign_optouts
 from crm.campaigns import service as campaign_service
 from crm.clock import utcnow
@@ -317,6 +318,8 @@ _REGISTRY: tuple[Case, ...] = (
     # campaigns
     Case("get_campaign", ("campaigns.service.get_campaign",),
          lambda c, r: campaign_service.get_campaign(c.actor, r.campaign)),
+    Case("attach a campaign's live card", ("campaigns.cards.attach",),
+         lambda c, r: campaign_cards.attach(c.actor, r.campaign, "D0CARD", "1.000100")),
     Case("preview campaign", ("campaigns.service.preview",),
          lambda c, r: campaign_service.preview(c.actor, r.campaign)),
     Case("update_campaign", ("campaigns.service.update_campaign",),
@@ -418,6 +421,8 @@ _REGISTRY: tuple[Case, ...] = (
          "same"),
     Case("collections.segments", ("collections.segments",),
          lambda c, r: _all_mine(collections.segments(c.actor, limit=500), c), "own"),
+    Case("collections.campaigns", ("collections.campaigns",),
+         lambda c, r: _all_mine(collections.campaigns(c.actor, limit=500), c), "own"),
     # tenancy helpers and the duplicate finder
     Case("fetch_member", ("tenancy.fetch_member",),
          lambda c, r: tenancy.fetch_member(c.actor, r.member)),
