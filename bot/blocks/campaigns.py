@@ -277,7 +277,7 @@ def preview_blocks(p: Preview, currency: str, *, can_run: bool, figures: Figures
     )
     if c.channel == "social":
         who = "Posted once to the campaign's channel"
-    reach = f"Reaches *{p.audience}*" + (f", skips {p.skipped} (opted out or no address)")
+    reach = f"Reaches *{p.audience}*, skips {p.skipped} (opted out or no address)"
     per = (
         f" · {format_money(p.cost_per_message, currency)} per message"
         if p.cost_per_message is not None

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from crm.acting import Actor
 from crm.campaigns.service import get_campaign
@@ -45,50 +46,39 @@ def attach(actor: Actor, campaign_id: int, channel: str, ts: str) -> None:
     ).execute()
 
 
+def _claim(campaign_id: int, condition: Any, **update: Any) -> Campaign | None:
+    """The campaign, if one conditional UPDATE of it won; ``None`` if another run got there."""
+    won = (
+        Campaign.unscoped_update(why="the worker message names the campaign by its id", **update)
+        .where((Campaign.id == campaign_id) & condition)
+        .execute()
+    )
+    if not won:
+        return None
+    return (
+        Campaign.unscoped(why="the worker message names the campaign by its id")
+        .where(Campaign.id == campaign_id)
+        .get()
+    )
+
+
 def claim_refresh(campaign_id: int, *, final: bool, now: datetime | None = None) -> Card | None:
     """The card to update now, or ``None`` (no card, or refreshed less than 5 s ago)."""
     now = now or utcnow()
     due = Campaign.card_ts.is_null(False)
     if not final:
         due &= Campaign.card_updated_at.is_null() | (Campaign.card_updated_at <= now - CARD_EVERY)
-    won = (
-        Campaign.unscoped_update(
-            card_updated_at=now, why="the worker message names the campaign by its id"
-        )
-        .where((Campaign.id == campaign_id) & due)
-        .execute()
-    )
-    if not won:
-        return None
-    campaign = (
-        Campaign.unscoped(why="the worker message names the campaign by its id")
-        .where(Campaign.id == campaign_id)
-        .get()
-    )
-    return Card(campaign, campaign.card_channel, campaign.card_ts)
+    campaign = _claim(campaign_id, due, card_updated_at=now)
+    return None if campaign is None else Card(campaign, campaign.card_channel, campaign.card_ts)
 
 
 def claim_report(campaign_id: int, now: datetime | None = None) -> tuple[Campaign, str] | None:
     """The finished campaign and its creator's Slack user id, once; ``None`` for a campaign
     not finished, already reported, or whose creator is gone."""
-    won = (
-        Campaign.unscoped_update(
-            reported_at=now or utcnow(), why="the worker message names the campaign by its id"
-        )
-        .where(
-            (Campaign.id == campaign_id)
-            & (Campaign.status == "sent")
-            & Campaign.reported_at.is_null()
-        )
-        .execute()
-    )
-    if not won:
+    finished = (Campaign.status == "sent") & Campaign.reported_at.is_null()
+    campaign = _claim(campaign_id, finished, reported_at=now or utcnow())
+    if campaign is None:
         return None
-    campaign = (
-        Campaign.unscoped(why="the worker message names the campaign by its id")
-        .where(Campaign.id == campaign_id)
-        .get()
-    )
     creator = (
         Member.scoped(campaign).where(Member.id == campaign.created_by_id).first()
         if campaign.created_by_id
