@@ -27,7 +27,8 @@ from crm.errors import Conflict, NotFound
 from crm.models import ENTITY_MODELS, AuditLog, BaseModel, CloseDateChange, StageChange
 
 UNDO_WINDOW = timedelta(minutes=10)
-SKIPPED_FIELDS = frozenset({"created_at", "updated_at"})
+# timestamps, and columns derived from others on save (a lead's company_key)
+SKIPPED_FIELDS = frozenset({"created_at", "updated_at", "company_key"})
 
 # entity types audited besides ENTITY_MODELS (history rows a change may add)
 _EXTRA_MODELS: dict[str, type[BaseModel]] = {

@@ -11,51 +11,33 @@ A record is a likely duplicate of the one being created when it has
   count as "at the same company" (otherwise two "Jane Doe" leads typed without a company would
   never be flagged).
 
-Set-based: one SQL query picks the candidates in the company (equal email, equal phone, or a
-company name / name containing the most distinctive word), then names are compared in Python
-over that small set.
+Set-based: one SQL query picks the candidates in the company (equal email, equal phone, equal
+stored company key, or, without a company, a name containing the most distinctive word), then
+names are compared in Python over that small set.
 """
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from typing import Any
+
+from peewee import SQL
 
 from crm import search
 from crm.acting import Actor
 from crm.errors import Conflict
 from crm.models import Company, Customer, Lead
 from crm.parsing import parse_email, parse_phone
+from crm.parsing.names import company_key as key_of_company
+from crm.parsing.names import normal_company, normal_name
 from crm.sql_cache import Statement
 from crm.tenancy import ref_label
 
 CLOSE_NAME_RATIO = 0.85
 CANDIDATE_CAP = 500  # rows fetched for the in-Python name comparison
-LEGAL_FORMS = frozenset(
-    "inc incorporated ltd limited llc llp plc co company corp corporation gmbh ag sa sas srl "  # noqa: SIM905
-    "bv nv pty pvt oy ab as".split()
-)
 _MODELS: dict[type[Any], str] = {Lead: "lead", Customer: "customer"}
 _REASON_RANK = {"email": 0, "phone": 1, "name": 2}
-
-
-def normal_name(text: str | None) -> str:
-    """Lower-case words of ``text`` without punctuation: the form names are compared in."""
-    if not text:
-        return ""
-    text = unicodedata.normalize("NFKC", text).casefold()
-    return " ".join(re.findall(r"[^\W_]+", text))
-
-
-def normal_company(text: str | None) -> str:
-    """Like :func:`normal_name`, without a trailing legal form ("Acme Ltd" -> "acme")."""
-    words = normal_name(text).split()
-    while len(words) > 1 and words[-1] in LEGAL_FORMS:
-        words.pop()
-    return " ".join(words)
 
 
 def names_close(a: str, b: str) -> bool:
@@ -113,36 +95,43 @@ def _candidates(
     company_id: int,
     email: str | None,
     phone: str | None,
-    company_word: str | None,
+    company_key: str | None,
     name_word: str | None,
     exclude_id: int | None,
 ) -> Any:
-    """The rows worth comparing: same email, same phone, or a name or company sharing its
-    longest word, found in the word index of :mod:`crm.search` (not ``LIKE '%word%'``, which
-    reads every row of the company). :func:`find_duplicates` checks every candidate in
-    Python."""
+    """The rows worth comparing: same email, same phone, the same company (its stored
+    :attr:`~crm.models.Lead.company_key`, an indexed equality), or, for a person given without
+    a company, a name sharing its longest word in the word index of :mod:`crm.search` (not
+    ``LIKE '%word%'``, which reads every row of the company). :func:`find_duplicates` checks
+    every candidate in Python.
+
+    One SELECT per condition, joined by ``UNION``, rather than one SELECT with ``OR``: each
+    part is an index lookup whatever the planner believes about the table, where an ``OR``
+    over a table whose statistics are stale (a fresh database, autovacuum off) was planned as
+    a read of every row of the company on each create."""
     conditions = []
     if email:
         conditions.append(model.email == email)
     if phone:
         conditions.append(model.phone == phone)
     kind = _MODELS[model]
-    if company_word:
-        conditions.append(
-            model.id.in_(search.matching_ids(company_id, kind, company_word, search.COMPANY))
-        )
+    if company_key:
+        conditions.append(model.company_key == company_key)
     if name_word:
         conditions.append(
             (model.company_name.is_null() | (model.company_name == ""))
             & model.id.in_(search.matching_ids(company_id, kind, name_word, search.NAME))
         )
-    match = conditions[0]
-    for condition in conditions[1:]:
-        match = match | condition
-    query = model.scoped(company_id).where(match)
-    if exclude_id is not None:
-        query = query.where(model.id != exclude_id)
-    return query.order_by(model.id.desc()).limit(CANDIDATE_CAP)
+    parts = []
+    for condition in conditions:
+        part = model.scoped(company_id).where(condition)
+        if exclude_id is not None:
+            part = part.where(model.id != exclude_id)
+        parts.append(part)
+    query = parts[0]
+    for part in parts[1:]:
+        query = query | part  # UNION: a row matching twice comes once
+    return query.order_by(SQL("1 DESC")).limit(CANDIDATE_CAP)
 
 
 # rendered once per model and combination of given fields (crm.sql_cache)
@@ -177,16 +166,15 @@ def find_duplicates(
     name_key = normal_name(name)
     company_key = normal_company(company_name)
 
-    company_word = _longest_word(company_key) if company_key else None
     name_word = _longest_word(name_key) if name_key and not company_key else None
-    if not (email or phone or company_word or name_word):
+    if not (email or phone or company_key or name_word):
         return []
     rows = _CANDIDATES[model].models(
         model,
         company_id=actor.company_id,
         email=email or None,
         phone=phone or None,
-        company_word=company_word,
+        company_key=key_of_company(company_name),
         name_word=name_word,
         exclude_id=exclude_id,
     )

@@ -34,6 +34,7 @@ from peewee import (
 from crm import encryption
 from crm.clock import utcnow
 from crm.db import database
+from crm.parsing.names import COMPANY_KEY_LENGTH, company_key
 from crm.sql_cache import insert_row
 
 CENT = Decimal("0.01")
@@ -277,11 +278,30 @@ LEAD_STATUSES = ("new", "contacted", "qualified", "won", "lost")
 PRIORITIES = ("low", "medium", "high")
 
 
-class Lead(TenantModel):
+class CompanyKeyed:
+    """A person's record that keeps :func:`~crm.parsing.names.company_key` of its company name
+    in ``company_key``, rewritten on every save: the duplicate check asks "the same company"
+    as an indexed equality. Bulk inserts (CSV import) call :meth:`keyed` on their rows."""
+
+    company_name: Any
+    company_key: Any
+
+    def save(self, *args: Any, **kwargs: Any) -> int:
+        self.company_key = company_key(self.company_name)
+        return super().save(*args, **kwargs)  # type: ignore[misc]
+
+    @staticmethod
+    def keyed(row: dict[str, Any]) -> dict[str, Any]:
+        """``row`` (a dict for ``insert_many``) with its ``company_key``."""
+        return {**row, "company_key": company_key(row.get("company_name"))}
+
+
+class Lead(CompanyKeyed, TenantModel):
     name = CharField(max_length=200)
     email = CharField(max_length=254, null=True)
     phone = CharField(max_length=32, null=True)
     company_name = CharField(max_length=200, null=True)
+    company_key = CharField(max_length=COMPANY_KEY_LENGTH, null=True)  # see CompanyKeyed
     source = CharField(max_length=16, default="other")
     status = CharField(max_length=16, default="new")
     priority = CharField(max_length=8, default="medium")
@@ -299,14 +319,16 @@ class Lead(TenantModel):
             (("company", "status"), False),
             (("company", "email"), False),
             (("company", "phone"), False),
+            (("company", "company_key"), False),
         )
 
 
-class Customer(TenantModel):
+class Customer(CompanyKeyed, TenantModel):
     name = CharField(max_length=200)
     email = CharField(max_length=254, null=True)
     phone = CharField(max_length=32, null=True)
     company_name = CharField(max_length=200, null=True)
+    company_key = CharField(max_length=COMPANY_KEY_LENGTH, null=True)  # see CompanyKeyed
     industry = CharField(max_length=100, null=True)
     tags = JSONField(default=list)
     # unique: a lead converts at most once, enforced by the database too (rule 1)
@@ -320,6 +342,7 @@ class Customer(TenantModel):
         indexes = (
             (("company", "email"), False),
             (("company", "phone"), False),
+            (("company", "company_key"), False),
         )
 
 
@@ -859,6 +882,21 @@ ALL_MODELS: tuple[type[BaseModel], ...] = (
     SlackOAuthState,
     ReceivedRequest,
 )
+
+
+def _drop_covered_company_indexes() -> None:
+    """No index on ``company`` alone where an index on ``(company, ...)`` exists: the longer one
+    serves every lookup by company (the cascade of a deleted company included), while the
+    short one would only be written on every insert (16 index entries of a lead create)."""
+    for model in ALL_MODELS:
+        if not issubclass(model, TenantModel):
+            continue
+        composite = [i for i in model._meta.indexes if isinstance(i, tuple)]
+        if any(fields[0] == "company" for fields, _unique in composite):
+            model._meta.fields["company"].index = False
+
+
+_drop_covered_company_indexes()
 
 SUBJECT_MODELS: dict[str, type[TenantModel]] = {
     "lead": Lead,

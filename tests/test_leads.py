@@ -12,11 +12,12 @@ from typing import Any
 import pytest
 import time_machine
 
-from crm import audit, idempotency, leads, tokens
+from crm import audit, duplicates, idempotency, leads, tokens
 from crm.db import database
 from crm.duplicates import DuplicateFound, find_duplicates, names_close, normal_company
 from crm.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from crm.models import AuditLog, Customer, IdempotencyKey, Lead, Opportunity, StageChange
+from crm.parsing.names import company_key
 
 
 def stages(lead_id: int) -> list[tuple[str | None, str]]:
@@ -166,6 +167,45 @@ def test_same_name_without_company_is_a_likely_duplicate(acme):
     first = leads.create_lead(actor, name="Jon Smith")
     with pytest.raises(DuplicateFound, match=f"L{first.id} · Jon Smith \\(similar name\\)"):
         leads.create_lead(actor, name="John Smith")
+
+
+def test_same_company_is_found_when_its_word_is_also_in_the_email(acme):
+    """jane@acme.com at "Acme": the word index keeps "acme" once, at the email's weight, so
+    a lookup of company words at the company's weight missed her. The stored company key
+    does not depend on the other fields."""
+    actor = acme.actor(acme.rep)
+    first = leads.create_lead(actor, name="Jane Doe", email="jane@acme.com", company_name="Acme")
+    with pytest.raises(DuplicateFound, match=f"L{first.id} · Jane Doe \\(similar name at Acme"):
+        leads.create_lead(actor, name="Jane Do", company_name="ACME Ltd")
+
+
+def test_duplicate_candidates_are_the_same_company_not_a_shared_word(acme):
+    """Forty leads at "Bench Co r0".."r39" share the words "bench" and "co": a lead at a
+    forty-first such company reads none of them (candidates used to be every lead sharing
+    the company's longest word, up to 500 rows on each create)."""
+    actor = acme.actor(acme.rep)
+    made = [
+        leads.create_lead(actor, name=f"Person {n}", company_name=f"Bench Co r{n}")
+        for n in range(40)
+    ]
+    assert made[7].company_key == "bench co r7"
+
+    def candidates(company_name: str) -> list[int]:
+        rows = duplicates._CANDIDATES[Lead].models(
+            Lead,
+            company_id=acme.company.id,
+            email=None,
+            phone=None,
+            company_key=company_key(company_name),
+            name_word=None,
+            exclude_id=None,
+        )
+        return [r.id for r in rows]
+
+    assert candidates("Bench Co r40") == []
+    assert candidates("BENCH co. r7, Ltd") == [made[7].id]
+    renamed = leads.update_lead(actor, made[7].id, company_name="Bench Co r40")
+    assert renamed.company_key == "bench co r40" and candidates("Bench Co r40") == [made[7].id]
 
 
 def test_find_duplicates_orders_strongest_first_and_excludes(acme):

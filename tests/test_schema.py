@@ -53,3 +53,35 @@ def test_migrated_database_matches_models(db, tmp_path):
 def test_migrations_are_numbered_scripts():
     names = sorted(p.name for p in MIGRATIONS_DIR.glob("[0-9]*.py"))
     assert names and names[0].startswith("0001_")
+
+
+def test_company_key_migration_fills_the_existing_rows(tmp_path):
+    """0008 adds the duplicate check's company key and computes it for the rows already
+    there, with the same normalisation a save applies now."""
+    from playhouse.migrations import Runner
+
+    from crm.parsing.names import company_key
+
+    scratch = SqliteDatabase(str(tmp_path / "upgrade.db"))
+    runner = Runner(scratch, directory=str(MIGRATIONS_DIR))
+    runner.up("0007_campaigns")
+    scratch.execute_sql("INSERT INTO cms_companies (created_at, updated_at, team_id, name, "
+                        "currency, phone_region, timezone) VALUES (0, 0, 'T1', 'x', 'ZMW', "
+                        "'ZM', 'UTC')")  # fmt: skip
+    names = ["ACME, Inc.", "Zoë  Trading Co", None, "Globex"]
+    rows = {
+        "cms_leads": "source, status, priority, tags) VALUES (0, 0, 1, ?, ?, 'web', 'new', 'low', '[]')",
+        "cms_customers": "tags, unsubscribed) VALUES (0, 0, 1, ?, ?, '[]', '[]')",
+    }
+    for n, name in enumerate(names):
+        for table, rest in rows.items():
+            scratch.execute_sql(
+                f"INSERT INTO {table} (created_at, updated_at, company_id, name, company_name, "
+                + rest,
+                (f"person {n}", name),
+            )
+    runner.up()
+    for table in ("cms_leads", "cms_customers"):
+        got = [k for (k,) in scratch.execute_sql(f"SELECT company_key FROM {table} ORDER BY id")]
+        assert got == [company_key(n) for n in names] == ["acme", "zoë trading", None, "globex"]
+    scratch.close()

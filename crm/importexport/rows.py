@@ -23,6 +23,7 @@ from crm.models import (
     LEAD_STATUSES,
     PRIORITIES,
     Company,
+    CompanyKeyed,
     Customer,
     IdempotencyKey,
     Lead,
@@ -190,6 +191,8 @@ def _bulk_create(ch: ChangeSet, model: type[M], rows: list[dict[str, Any]]) -> l
         return []
     now = utcnow()
     rows = [{"created_at": now, "updated_at": now, **r} for r in rows]
+    if issubclass(model, CompanyKeyed):  # what save() would have set (no save here)
+        rows = [model.keyed(r) for r in rows]
     ids = [i for (i,) in model.insert_many(rows).returning(model.id).tuples().execute()]
     records = [model(id=i, **r) for i, r in zip(ids, rows, strict=True)]
     ch.created_many(records)

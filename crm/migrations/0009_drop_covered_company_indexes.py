@@ -1,0 +1,43 @@
+# Generated from a schema diff on 2026-12-06 02:56.
+from peewee import *
+
+def up(migrator, db):
+    migrator.migrate(migrator.drop_index('cms_api_idempotency_keys', 'apiidempotencykey_company_id'))
+    migrator.migrate(migrator.drop_index('cms_members', 'member_company_id'))
+    migrator.migrate(migrator.drop_index('cms_audit_log', 'auditlog_company_id'))
+    migrator.migrate(migrator.drop_index('cms_customer_segments', 'customersegment_company_id'))
+    migrator.migrate(migrator.drop_index('cms_leads', 'lead_company_id'))
+    migrator.migrate(migrator.drop_index('cms_customers', 'customer_company_id'))
+    migrator.migrate(migrator.drop_index('cms_opportunities', 'opportunity_company_id'))
+    migrator.migrate(migrator.drop_index('cms_orders', 'order_company_id'))
+    migrator.migrate(migrator.drop_index('cms_close_date_changes', 'closedatechange_company_id'))
+    migrator.migrate(migrator.drop_index('cms_communications', 'communication_company_id'))
+    migrator.migrate(migrator.drop_index('cms_customer_metrics', 'customermetric_company_id'))
+    migrator.migrate(migrator.drop_index('cms_insight_fits', 'insightfit_company_id'))
+    migrator.migrate(migrator.drop_index('cms_customer_predictions', 'customerprediction_company_id'))
+    migrator.migrate(migrator.drop_index('cms_follow_ups', 'followup_company_id'))
+    migrator.migrate(migrator.drop_index('cms_idempotency_keys', 'idempotencykey_company_id'))
+    migrator.migrate(migrator.drop_index('cms_lead_scores', 'leadscore_company_id'))
+    migrator.migrate(migrator.drop_index('cms_search_terms', 'searchterm_company_id'))
+    migrator.migrate(migrator.drop_index('cms_stage_changes', 'stagechange_company_id'))
+
+
+def down(migrator, db):
+    migrator.migrate(migrator.add_index('cms_stage_changes', ('company_id',), name='stagechange_company_id'))
+    migrator.migrate(migrator.add_index('cms_search_terms', ('company_id',), name='searchterm_company_id'))
+    migrator.migrate(migrator.add_index('cms_lead_scores', ('company_id',), name='leadscore_company_id'))
+    migrator.migrate(migrator.add_index('cms_idempotency_keys', ('company_id',), name='idempotencykey_company_id'))
+    migrator.migrate(migrator.add_index('cms_follow_ups', ('company_id',), name='followup_company_id'))
+    migrator.migrate(migrator.add_index('cms_customer_predictions', ('company_id',), name='customerprediction_company_id'))
+    migrator.migrate(migrator.add_index('cms_insight_fits', ('company_id',), name='insightfit_company_id'))
+    migrator.migrate(migrator.add_index('cms_customer_metrics', ('company_id',), name='customermetric_company_id'))
+    migrator.migrate(migrator.add_index('cms_communications', ('company_id',), name='communication_company_id'))
+    migrator.migrate(migrator.add_index('cms_close_date_changes', ('company_id',), name='closedatechange_company_id'))
+    migrator.migrate(migrator.add_index('cms_orders', ('company_id',), name='order_company_id'))
+    migrator.migrate(migrator.add_index('cms_opportunities', ('company_id',), name='opportunity_company_id'))
+    migrator.migrate(migrator.add_index('cms_customers', ('company_id',), name='customer_company_id'))
+    migrator.migrate(migrator.add_index('cms_leads', ('company_id',), name='lead_company_id'))
+    migrator.migrate(migrator.add_index('cms_customer_segments', ('company_id',), name='customersegment_company_id'))
+    migrator.migrate(migrator.add_index('cms_audit_log', ('company_id',), name='auditlog_company_id'))
+    migrator.migrate(migrator.add_index('cms_members', ('company_id',), name='member_company_id'))
+    migrator.migrate(migrator.add_index('cms_api_idempotency_keys', ('company_id',), name='apiidempotencykey_company_id'))
