@@ -69,3 +69,63 @@ def test_recently_checked_in_connections_skip_the_ping(
     pool.close()
     pool.connect()  # and it is gone from the pool: the next checkout works
     assert _backend_pid() not in (first, second)
+
+
+class _CountingCursor(psycopg2.extensions.cursor):
+    """Every ``execute`` is one message to the server and one answer back."""
+
+    sent: list[str] = []
+
+    def execute(self, sql: Any, params: Any = None) -> Any:
+        _CountingCursor.sent.append(sql if isinstance(sql, str) else sql.decode())
+        return super().execute(sql, params)
+
+
+def _round_trips(work: Any) -> list[str]:
+    conn = database.connection()
+    conn.cursor_factory = _CountingCursor
+    _CountingCursor.sent = []
+    try:
+        work()
+    finally:
+        conn.cursor_factory = psycopg2.extensions.cursor
+    return _CountingCursor.sent
+
+
+def test_begin_goes_with_the_first_statement(db: Any) -> None:
+    """A transaction of two statements is three round trips (statement, statement, COMMIT),
+    not four; one that sent nothing costs none; a failing first statement leaves no
+    transaction open behind it."""
+    if db.backend != "postgres":
+        pytest.skip("the pool serves PostgreSQL only")
+    database.connect(reuse_if_open=True)
+
+    def two() -> None:
+        with database.atomic():
+            database.execute_sql("SELECT 1")
+            database.execute_sql("SELECT 2")
+
+    sent = _round_trips(two)
+    assert sent == ["BEGIN; SELECT 1", "SELECT 2", "COMMIT"]
+
+    def empty() -> None:
+        with database.atomic():
+            pass
+
+    assert _round_trips(empty) == []
+
+    def failing() -> None:
+        with database.atomic():
+            database.execute_sql("SELECT * FROM no_such_table")
+
+    with pytest.raises(Exception, match="no_such_table"):
+        _round_trips(failing)
+    conn = database.connection()
+    assert conn.info.transaction_status == psycopg2.extensions.TRANSACTION_STATUS_IDLE
+
+    def begin_then_rollback() -> None:
+        database.begin()
+        database.rollback()
+
+    assert _round_trips(begin_then_rollback) == []
+    assert _round_trips(lambda: database.execute_sql("SELECT 3")) == ["SELECT 3"]  # no BEGIN left
