@@ -54,10 +54,11 @@ def serve(settings: Settings, *, host: str = "0.0.0.0", threads: int = 4) -> int
     # the web app first: it checks the bot token with Slack, and a Slack that does not answer
     # stops start-up before a worker claims a reminder or the scheduler fires
     web_app = create_app(settings)
-    from crm.campaigns import service as campaigns
+    from crm import runtime
     from workers.campaigns import enqueue
 
-    campaigns.set_notifier(enqueue)  # Send now reaches the worker threads at once
+    # Send now reaches the worker threads at once
+    runtime.install(runtime.Runtime.for_settings(settings, notify_campaign=enqueue))
     worker = dramatiq.Worker(broker, worker_threads=threads)
     worker.start()
     scheduler = Scheduler(
