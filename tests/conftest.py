@@ -45,6 +45,15 @@ TEST_SECRET_KEY = "pWtMcwYmHmZQdEq0z3oSMwlTByyQZqNAWysEyK3y3nE="
 runtime.install(runtime.Runtime(load_settings(), TEST_SECRET_KEY))
 
 
+@pytest.fixture(autouse=True)
+def suite_runtime() -> Iterator[None]:
+    """A test that composes a process in this one (``crm chat``, a worker root) leaves the
+    suite's runtime (its key, its settings) to the next test."""
+    previous = runtime.current()
+    yield
+    runtime.install(previous)
+
+
 @contextlib.contextmanager
 def settings_in_use(settings: Settings) -> Iterator[Settings]:
     """This process's runtime with these settings (the suite's key kept) until the block
