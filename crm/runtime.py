@@ -39,7 +39,9 @@ class Runtime:
     notify_campaign: Notifier | None = None
 
     @classmethod
-    def for_settings(cls, settings: Settings, *, notify_campaign: Notifier | None = None) -> Runtime:
+    def for_settings(
+        cls, settings: Settings, *, notify_campaign: Notifier | None = None
+    ) -> Runtime:
         return cls(settings, settings.secret_key, notify_campaign)
 
     @cached_property

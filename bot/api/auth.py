@@ -26,7 +26,6 @@ from crm.models import Company
 log = logging.getLogger("bot.api")
 
 
-
 def authenticate(header: str | None) -> Actor:
     scheme, _, credential = (header or "").strip().partition(" ")
     if scheme.lower() != "bearer" or not credential.strip():
