@@ -220,18 +220,17 @@ def through_workers(sink: Sink, database_url: str, n: int, args: argparse.Namesp
         CRM_CAMPAIGN_SCAN_INTERVAL="3600",  # the bench enqueues; no scheduler runs
     )
     os.environ.update({k: env[k] for k in ("CRM_SECRET_KEY", "REDIS_URL", "CRM_REDIS_NAMESPACE")})
-    from crm import encryption
     from crm.acting import Actor
     from crm.campaigns import service
     from crm.config import load_settings
-    from workers import actors  # noqa: F401  (declares every actor)
-    from workers import broker as brokers
+    from workers import (
+        actors,  # noqa: F401  (declares every actor)
+        composition,
+    )
     from workers.campaigns import enqueue
 
-    encryption.configure(SECRET)
     settings = load_settings(env)
-    service.configure(settings)
-    broker = brokers.install(*brokers.build(settings), settings)
+    broker = composition.compose_workers(settings).broker  # the runtime too (its key)
     client = redis.Redis.from_url(REDIS_URL)
     manager = Actor(company_id=1, kind="member", origin="cli", role="manager", member_id=1)
     campaign = service.create_campaign(

@@ -173,8 +173,10 @@ def through_workers(
     fake: FakeSlackProcess, database_url: str, n: int, processes: int, threads: int
 ) -> float:
     """Workers as the Procfile runs them: Dramatiq's CLI, ``processes`` x ``threads``."""
-    from workers import actors  # noqa: F401  (declares every actor)
-    from workers import broker as brokers
+    from workers import (
+        actors,  # noqa: F401  (declares every actor)
+        composition,
+    )
     from workers.reminders import scan_reminders
 
     namespace = f"crmbench-{uuid.uuid4().hex[:8]}"
@@ -191,7 +193,9 @@ def through_workers(
         SLACK_API_URL=fake.api_url,
     )
     settings = load_settings(env)
-    broker = brokers.install(*brokers.build(settings), settings)
+    workers = composition.build(settings)
+    composition.install(workers)
+    broker = workers.broker
     client = redis.Redis.from_url(REDIS_URL)
     dramatiq_cli = str(Path(sys.executable).with_name("dramatiq"))
     cpu_before = _children_cpu()

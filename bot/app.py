@@ -25,7 +25,8 @@ from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
 
-from bot import background, command_runner, gateway, home_refresh
+from bot import background, gateway
+from bot.composition import compose_web
 from bot.context import crm_context
 from bot.errors import handle_error, new_request_id
 from bot.installations import PeeweeInstallationStore, PeeweeOAuthStateStore
@@ -166,11 +167,16 @@ def build_app(settings: Settings, *, register: bool = True) -> App:
     (``/crm`` commands to :mod:`bot.command_runner`, buttons to :mod:`bot.background`), which
     keeps one thread and one database connection per request instead of Bolt's
     poll-every-10-ms hand-off to its own pool.
+
+    The process is composed first (:func:`bot.composition.compose_web`: the runtime, the
+    database, the API's rate limiter), with this app's ``/crm`` handlers to run commands.
     """
     settings.require_slack()
-    home_refresh.configure(settings)
-    background.configure(settings)
-    command_runner.configure(functools.partial(run_command, settings=settings), abandon_command)
+    compose_web(
+        settings,
+        run_command=functools.partial(run_command, settings=settings),
+        abandon_command=abandon_command,
+    )
     common = {
         "name": "slack-crm",
         "signing_secret": settings.slack_signing_secret or "",

@@ -30,24 +30,19 @@ from typing import TypeVar
 
 from playhouse.pool import PooledDatabase
 
-from crm.config import Settings
+from crm import runtime
 from crm.db import database
 
 T = TypeVar("T")
 
 IDLE = "idle"
-_threads = 12  # CRM_HANDLER_THREADS
-_priority: int | str = IDLE  # CRM_HANDLER_NICENESS: "idle" or a niceness 0-19
 _executor: Executor | None = None
 _executor_lock = threading.Lock()
 
 
-def configure(settings: Settings) -> None:
-    """Take ``CRM_HANDLER_THREADS`` (the pool's size, for a pool not started yet) and
-    ``CRM_HANDLER_NICENESS`` (both validated by :func:`crm.config.load_settings`)."""
-    global _threads, _priority
-    _threads = settings.handler_threads
-    _priority = settings.handler_niceness
+def _priority() -> int | str:
+    """``CRM_HANDLER_NICENESS`` of this process's settings: ``idle`` or a niceness 0-19."""
+    return runtime.current().settings.handler_niceness
 
 
 def lower_thread_priority() -> None:
@@ -57,7 +52,8 @@ def lower_thread_priority() -> None:
     Never below niceness 10 here, even with ``idle``: a thread sharing a GIL with request
     threads that the kernel leaves waiting while it holds the GIL would hold them all.
     """
-    niceness = 10 if _priority == IDLE else int(_priority)
+    priority = _priority()
+    niceness = 10 if priority == IDLE else int(priority)
     if niceness and hasattr(os, "setpriority"):
         with contextlib.suppress(OSError):  # not permitted (some containers): normal priority
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
@@ -70,7 +66,7 @@ def lower_process_priority() -> None:
     waking acknowledgement preempts it at once, where a niceness still lets it finish its
     time slice first (``bench/ack.py`` on SQLite: ack p99 2.1x a bare Bolt app's at niceness
     10, 0.7-1.3x at ``idle``)."""
-    if _priority == IDLE and hasattr(os, "SCHED_IDLE"):
+    if _priority() == IDLE and hasattr(os, "SCHED_IDLE"):
         with contextlib.suppress(OSError):
             os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
             return
@@ -90,20 +86,21 @@ class _Inline(Executor):
 
 
 def run_inline() -> None:
-    """``crm chat`` (:mod:`bot.chat`): one member at a keyboard, no 3-second clock; running
-    each job where it is submitted lets the terminal print a command's (or a button's) whole
-    answer before it reads the next line."""
+    """``crm chat`` (:mod:`bot.chat`, through :func:`bot.composition.compose_web`): one
+    member at a keyboard, no 3-second clock; running each job where it is submitted lets the
+    terminal print a command's (or a button's) whole answer before it reads the next line."""
     global _executor
     with _executor_lock:
         _executor = _Inline()
 
 
 def executor() -> Executor:
+    """The pool, built on first use: after gunicorn's fork, at ``CRM_HANDLER_THREADS``."""
     global _executor
     with _executor_lock:
         if _executor is None:
             _executor = ThreadPoolExecutor(
-                max_workers=_threads,
+                max_workers=runtime.current().settings.handler_threads,
                 thread_name_prefix="crm-handler",
                 initializer=lower_thread_priority,
             )

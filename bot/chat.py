@@ -35,10 +35,11 @@ from slack_bolt.authorization import AuthorizeResult
 from slack_sdk import WebClient
 from slack_sdk.web import SlackResponse
 
-from bot import background, command_runner, home_refresh
+from bot import background
 from bot.app import CRMApp, assemble
 from bot.blocks.text import Choice, Rendered, render_message, render_view
 from bot.chat_jobs import MemberJobs
+from bot.composition import compose_web
 from bot.listeners.commands.crm import CommandJob, abandon_command, run_command
 from crm.config import Settings
 from crm.models import Company, Member
@@ -155,9 +156,14 @@ class ChatSession:
         self.client = LocalClient(self)
         self._ts = itertools.count(1)
         self.files = Path(tempfile.mkdtemp(prefix="crm-chat-"))
-        background.run_inline()
-        home_refresh.configure(settings)
-        command_runner.configure(self._run_command, abandon_command)
+        # the CLI opened the database (crm.cli.connect); jobs run inline, the reply printed
+        compose_web(
+            settings,
+            run_command=self._run_command,
+            abandon_command=abandon_command,
+            database=False,
+            inline=True,
+        )
         self.app = CRMApp(
             client=self.client,
             authorize=self._authorizer(),

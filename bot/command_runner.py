@@ -51,29 +51,17 @@ from typing import Any
 
 from playhouse.pool import PooledDatabase
 
-from bot import background
+from bot import background, composition
 from crm.db import database
 
 log = logging.getLogger(__name__)
 
-Runner = Callable[[Any], object]
-
 # seconds a handler process may take, once its worker has gone, to finish what it was given
 DRAIN_LIMIT = 60.0
 
-_runner: Runner | None = None
-_abandon: Runner | None = None
 _link: _Link | None = None
 _handover = threading.Lock()
 _CLOSE = object()
-
-
-def configure(runner: Runner, abandon: Runner) -> None:
-    """What runs a job, and what tells its member that a job may not have run to its end (its
-    handler process died while running it). :func:`bot.app.build_app` passes ``run_command``
-    and ``abandon_command`` with its settings."""
-    global _runner, _abandon
-    _runner, _abandon = runner, abandon
 
 
 def submit(job: Any) -> None:
@@ -88,9 +76,7 @@ def submit(job: Any) -> None:
 
 
 def _run_here(job: Any) -> None:
-    runner = _runner
-    if runner is None:
-        raise RuntimeError("bot.command_runner.configure() was not called")
+    runner = composition.current().run_command  # what :func:`compose_web` was given
     background.submit(lambda: runner(job))
 
 
@@ -101,11 +87,15 @@ def start_process(
 
     ``close``: what the child must not hold (the worker's listening sockets). ``on_lost`` is
     called once if the child dies before it was told to stop. Returns ``None`` (jobs keep
-    running here) when nothing was configured, or when threads already run: a fork copies
-    their locks, not them.
+    running here) when the process was not composed, or when threads already run: a fork
+    copies their locks, not them.
     """
     global _link
-    if _runner is None or _link is not None:
+    try:
+        composition.current()
+    except RuntimeError:
+        return None
+    if _link is not None:
         return None
     if threading.active_count() > 1:
         names = ", ".join(
@@ -234,10 +224,10 @@ class _Link:
             )
         if not closing:
             self.on_lost()
+        abandon = composition.current().abandon_command
         for n, job in sorted(left.items()):
             if n in started:
-                assert _abandon is not None
-                background.submit(lambda job=job: _abandon(job))
+                background.submit(functools.partial(abandon, job))
             else:
                 _run_here(job)
 
@@ -258,8 +248,7 @@ def _serve(jobs: Connection, events: Connection) -> None:
     random.seed()
     sys.setswitchinterval(0.005)  # no acknowledgement waits on this GIL: Python's default
     background.lower_process_priority()  # before any thread: they inherit it
-    runner = _runner
-    assert runner is not None
+    runner = composition.current().run_command
     report_lock = threading.Lock()
 
     def report(event: str, n: int) -> None:

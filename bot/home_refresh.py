@@ -31,10 +31,9 @@ from slack_sdk import WebClient
 from bot import background
 from bot.blocks.common import UNDO_ACTION
 from bot.blocks.home import MAX_FOLLOW_UPS, MAX_OPPORTUNITIES, HomeData, home_view
-from crm import analytics, followups, opportunities, permissions
+from crm import analytics, followups, opportunities, permissions, runtime
 from crm.acting import Actor
 from crm.clock import utcnow
-from crm.config import Settings
 from crm.models import Company, FollowUp
 
 log = logging.getLogger(__name__)
@@ -43,14 +42,7 @@ _pending: set[tuple[int, str]] = set()
 _last: dict[tuple[int, str], float] = {}  # monotonic time each member's last publish started
 _waiting: dict[tuple[int, str], _Delayed] = {}  # publishes held back for the interval
 _lock = threading.Lock()
-DEFAULT_INTERVAL = 5.0
-_interval = DEFAULT_INTERVAL
-
-
-def configure(settings: Settings) -> None:
-    """Read ``CRM_HOME_REFRESH_INTERVAL`` (seconds, 0 = publish after every write)."""
-    global _interval
-    _interval = settings.home_refresh_interval
+DEFAULT_INTERVAL = 5.0  # CRM_HOME_REFRESH_INTERVAL's default (crm/config.py), for the benches
 
 
 def gather(actor: Actor) -> HomeData:
@@ -95,6 +87,7 @@ def refresh(client: WebClient, actor: Actor, user_id: str, *, at_once: bool = Fa
     if not user_id:
         return
     key = (actor.company_id, user_id)
+    interval = runtime.current().settings.home_refresh_interval  # 0: after every write
 
     def run() -> None:
         with _lock:
@@ -115,9 +108,9 @@ def refresh(client: WebClient, actor: Actor, user_id: str, *, at_once: bool = Fa
             return
         _pending.add(key)
         now = time.monotonic()
-        wait = 0.0 if at_once else _last.get(key, -_interval) + _interval - now
+        wait = 0.0 if at_once else _last.get(key, -interval) + interval - now
         if len(_last) > 4096:  # forget members not published within the interval
-            for old_key in [k for k, t in _last.items() if now - t > _interval]:
+            for old_key in [k for k, t in _last.items() if now - t > interval]:
                 del _last[old_key]
         if wait > 0:
             timer = _waiting[key] = _Delayed(wait, run)

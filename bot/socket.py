@@ -15,7 +15,6 @@ from slack_bolt.adapter.socket_mode import SocketModeHandler
 
 from bot.app import build_app
 from crm.config import ConfigError, Settings, load_settings
-from crm.db import open_database
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +25,6 @@ def handler(settings: Settings) -> SocketModeHandler:
             "SLACK_APP_TOKEN is required for Socket Mode: an app-level token (xapp-...) with "
             "the connections:write scope"
         )
-    open_database(settings.database_url)
     return SocketModeHandler(build_app(settings), settings.slack_app_token)
 
 

@@ -31,7 +31,7 @@ from bot import background, request_guard
 from bot.app import INSTALL_PATH, REDIRECT_PATH, build_app
 from crm import replays
 from crm.config import Settings, load_settings
-from crm.db import database, open_database
+from crm.db import database
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +74,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or load_settings()
     settings.require_slack()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    open_database(settings.database_url)
-    bolt = build_app(settings)
+    bolt = build_app(settings)  # composes the process (bot/composition.py) first
     slack = SlackRequestHandler(bolt)
 
     app = Flask(__name__)

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from crm import encryption, key_rotation
+from crm import encryption, key_rotation, runtime
 from crm.acting import Actor
 from crm.config import ConfigError, Unreachable, load_settings
 from crm.db import open_database
@@ -48,9 +48,10 @@ def command(
 
 
 def connect() -> None:
-    """Open the configured database for a CLI command (config errors are one line)."""
+    """The CLI's composition: this command's runtime and database (config errors are one
+    line)."""
     settings = load_settings()
-    encryption.configure(settings.secret_key)
+    runtime.install(runtime.Runtime.for_settings(settings))
     connect_database(settings.database_url)
 
 

@@ -12,28 +12,23 @@ encrypted: migration 0003 and ``crm secrets rotate`` find values still in plaint
 before this module existed) and encrypt them, and reading one of those returns it as it is
 until then.
 
-The key set is configured once per process (:func:`configure`); a process that did not
-configure it reads ``CRM_SECRET_KEY`` from its settings on first use, so the web process,
-workers, the CLI and migrations all use the same key without each wiring it.
+The key set is the process's (:func:`crm.runtime.current`): its composition root installs
+it, and a process that installed nothing reads ``CRM_SECRET_KEY`` from its environment on
+first use, so the web process, workers, the CLI and migrations all use the same key.
 """
 
 from __future__ import annotations
 
 import json
-import threading
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
-from crm.config import load_settings
+from crm import runtime
 from crm.secret_keys import KEY_FORM as KEY_FORM  # (re-exported: callers read them here)
 from crm.secret_keys import parse_keys as parse_keys
 
 PREFIX = "fernet:"
-_lock = threading.Lock()
-_box: MultiFernet | None = None
-_keys: tuple[str, ...] = ()
-_configured = False
 
 
 class SecretsError(Exception):
@@ -44,33 +39,21 @@ def new_key() -> str:
     return Fernet.generate_key().decode("ascii")
 
 
-def configure(raw: str | None) -> None:
-    """Use these keys in this process (``None``: no key; encrypting then refuses)."""
-    global _box, _keys, _configured
-    with _lock:
-        _box = parse_keys(raw) if raw else None
-        _keys = tuple(k.strip() for k in raw.split(",")) if raw else ()
-        _configured = True
-
-
 def signing_keys() -> tuple[str, ...]:
     """The same keys, the current one first, for signing rather than encrypting (campaign
     tracking tokens); empty without ``CRM_SECRET_KEY``."""
-    if not _configured:
-        configure(load_settings().secret_key)
-    return _keys
+    return runtime.current().signing_keys
 
 
 def require_key() -> MultiFernet:
-    """The process's key set, read from the settings on first use; refuses without one."""
-    if not _configured:
-        configure(load_settings().secret_key)
-    if _box is None:
+    """The process's key set; refuses without one."""
+    box = runtime.current().box
+    if box is None:
         raise SecretsError(
             "CRM_SECRET_KEY is required: it encrypts Slack tokens of OAuth installs at rest "
             f"({KEY_FORM})"
         )
-    return _box
+    return box
 
 
 def is_encrypted(stored: str | None) -> bool:

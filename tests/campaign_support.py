@@ -8,11 +8,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from crm import customers
-from crm.campaigns import service
 from crm.config import Settings
 from crm.models import Customer, CustomerSegment
 from crm.segments import create_segment
-from tests.conftest import Workspace
+from tests.conftest import Workspace, settings_in_use
 
 CHANNEL_SETTINGS = Settings(
     smtp_url="smtp://127.0.0.1:2525",
@@ -32,11 +31,8 @@ class Audience:
 @contextlib.contextmanager
 def channel_settings(settings: Settings = CHANNEL_SETTINGS) -> Iterator[Settings]:
     """Every channel available to the campaign service (its checks read these settings)."""
-    service.configure(settings)
-    try:
+    with settings_in_use(settings):
         yield settings
-    finally:
-        service.configure(None)
 
 
 def make_audience(ws: Workspace, n: int = 5, industry: str = "retail") -> Audience:

@@ -13,7 +13,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +21,10 @@ import psycopg2
 import pytest
 from peewee import Database, PostgresqlDatabase
 
-from crm import encryption
+from crm import runtime
 from crm.acting import Actor
 from crm.companies import Profile, get_or_create_company, upsert_member
+from crm.config import Settings, load_settings
 from crm.db import database, open_database
 from crm.models import ALL_MODELS, Company, Member
 from crm.schema import migrate
@@ -41,7 +42,27 @@ PG_URL_BASE = os.environ.get("CRM_TEST_PG_URL", "postgresql://postgres@127.0.0.1
 # CRM_SECRET_KEY of the test process and of every web process started with OAuth (both read
 # the Slack installations they store)
 TEST_SECRET_KEY = "pWtMcwYmHmZQdEq0z3oSMwlTByyQZqNAWysEyK3y3nE="
-encryption.configure(TEST_SECRET_KEY)
+runtime.install(runtime.Runtime(load_settings(), TEST_SECRET_KEY))
+
+
+@pytest.fixture(autouse=True)
+def suite_runtime() -> Iterator[None]:
+    """A test that composes a process in this one (``crm chat``, a worker root) leaves the
+    suite's runtime (its key, its settings) to the next test."""
+    previous = runtime.current()
+    yield
+    runtime.install(previous)
+
+
+@contextlib.contextmanager
+def settings_in_use(settings: Settings) -> Iterator[Settings]:
+    """This process's runtime with these settings (the suite's key kept) until the block
+    ends, then the runtime it had before."""
+    previous = runtime.install(replace(runtime.current(), settings=settings))
+    try:
+        yield settings
+    finally:
+        runtime.install(previous)
 
 
 @dataclass

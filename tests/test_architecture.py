@@ -296,3 +296,52 @@ def test_every_rule_in_docs_architecture_names_a_test_that_exists() -> None:
             assert re.search(rf"^def {test}\(", source.read_text(encoding="utf-8"), re.M), (
                 f"docs/architecture.md names {path}::{test}, which does not exist"
             )
+
+
+# where a process's wiring is decided (docs/architecture.md, "Where a new thing goes")
+COMPOSITION_ROOTS = frozenset({"crm.runtime", "bot.composition", "workers.composition"})
+# module globals a module may rebind itself: state of the running process, not its wiring
+PROCESS_STATE = {
+    ("crm.replays", "global _last_prune"): "when this process last deleted expired replay keys",
+    ("bot.background", "global _executor"): "the pool, built on first use (after gunicorn's fork)",
+    ("bot.command_runner", "global _link"): "the pipe to the handler process this worker forked",
+}
+
+
+def process_globals(path: Path) -> list[tuple[str, int]]:
+    """Module globals that ``path`` rebinds from a function (``global``), and ``configure``
+    functions it defines, as ``(what, line)``: the ways a module takes wiring of its own."""
+    found: list[tuple[str, int]] = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if isinstance(node, ast.Global):
+            found.extend((f"global {name}", node.lineno) for name in node.names)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == "configure":
+            found.append(("def configure", node.lineno))
+    return found
+
+
+def test_process_wiring_lives_in_the_composition_roots() -> None:
+    """Settings, keys, brokers, runners and limiters are installed by ``crm/runtime.py``,
+    ``bot/composition.py`` and ``workers/composition.py`` and read from there; a module that
+    keeps a global of its own set by a ``configure()`` call is wiring nobody can find."""
+    leaks = [
+        f"{path.relative_to(ROOT)}:{line} {what}"
+        for module, path in modules().items()
+        if module not in COMPOSITION_ROOTS
+        for what, line in sorted(set(process_globals(path)), key=lambda found: found[1])
+        if (module, what) not in PROCESS_STATE
+    ]
+    assert not leaks, "wire the process in a composition root instead:\n" + "\n".join(leaks)
+
+
+def test_the_wiring_finder_sees_globals_and_configure(tmp_path: Path) -> None:
+    path = tmp_path / "planted.py"
+    path.write_text(
+        "_settings = None\n_cache = {}\n"
+        "def configure(settings):\n"
+        "    global _settings\n"
+        "    _settings = settings\n"
+        "def remember(key, value):\n"
+        "    _cache[key] = value\n"  # a cache filled in place: not a rebinding
+    )
+    assert process_globals(path) == [("def configure", 3), ("global _settings", 4)]

@@ -11,6 +11,7 @@ import pytest
 
 from bot import background
 from crm.config import ConfigError, load_settings
+from tests.conftest import settings_in_use
 
 
 def test_a_job_waits_for_the_answer_then_runs() -> None:
@@ -47,7 +48,7 @@ def test_an_answer_that_never_reports_back_holds_a_job_only_briefly() -> None:
 )
 def test_a_malformed_handler_setting_is_refused_by_name(name: str, raw: str, says: str) -> None:
     with pytest.raises(ConfigError, match=f"{name}='{raw}' {says}"):
-        background.configure(load_settings({name: raw}))
+        load_settings({name: raw})
 
 
 def _niceness_of_a_pool_thread() -> int:
@@ -66,10 +67,7 @@ def _niceness_of_a_pool_thread() -> int:
 def test_pool_threads_take_the_niceness_and_never_idle() -> None:
     """``idle`` is for the handler process only: a pool thread shares a GIL with request
     threads, so it stays at niceness 10."""
-    try:
-        background.configure(load_settings({"CRM_HANDLER_NICENESS": "19"}))
+    with settings_in_use(load_settings({"CRM_HANDLER_NICENESS": "19"})):
         assert _niceness_of_a_pool_thread() == 19
-        background.configure(load_settings({"CRM_HANDLER_NICENESS": " IDLE "}))
+    with settings_in_use(load_settings({"CRM_HANDLER_NICENESS": " IDLE "})):
         assert _niceness_of_a_pool_thread() == 10
-    finally:
-        background.configure(load_settings({}))

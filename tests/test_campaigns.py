@@ -23,6 +23,7 @@ from crm.models import (
     Customer,
 )
 from tests.campaign_support import channel_settings, make_audience
+from tests.conftest import settings_in_use
 
 NOW = datetime(2026, 3, 10, 10, 0)
 
@@ -117,17 +118,17 @@ def test_empty_audience_is_refused(aud):
 
 
 def test_channels_need_their_gateway_configured(aud):
-    service.configure(Settings(public_url="https://crm.acme.test"))
-    with pytest.raises(ValidationError) as err:
-        _email(aud)
-    assert err.value.field == "channel" and "SMTP_URL" in err.value.message
-    with pytest.raises(ValidationError) as err:
-        _email(aud, channel="sms")
-    assert err.value.field == "channel" and "SMS_API_URL" in err.value.message
-    service.configure(Settings(smtp_url="smtp://127.0.0.1:25"))
-    with pytest.raises(ValidationError) as err:
-        _email(aud)
-    assert "MAIL_FROM" in err.value.message
+    with settings_in_use(Settings(public_url="https://crm.acme.test")):
+        with pytest.raises(ValidationError) as err:
+            _email(aud)
+        assert err.value.field == "channel" and "SMTP_URL" in err.value.message
+        with pytest.raises(ValidationError) as err:
+            _email(aud, channel="sms")
+        assert err.value.field == "channel" and "SMS_API_URL" in err.value.message
+    with settings_in_use(Settings(smtp_url="smtp://127.0.0.1:25")):
+        with pytest.raises(ValidationError) as err:
+            _email(aud)
+        assert "MAIL_FROM" in err.value.message
 
 
 def test_reps_see_campaigns_but_only_managers_run_them(aud):

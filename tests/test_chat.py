@@ -169,15 +169,15 @@ def test_reminders_due_during_the_session_are_printed_and_clickable(
     reminders (numbered buttons), records them sent (once per occasion), and Done works."""
     import io
 
-    from bot import background, command_runner
+    from bot import background, composition
     from bot.chat import ChatSession
     from bot.chat_jobs import MemberJobs
     from crm.config import load_settings
     from crm.models import Member
 
-    # the session makes jobs run inline and wires the runner: put them back afterwards
+    # the session composes the process (jobs inline, its runner): put it back afterwards
     monkeypatch.setattr(background, "_executor", background._executor)
-    monkeypatch.setattr(command_runner, "_runner", command_runner._runner)
+    monkeypatch.setattr(composition, "_current", composition._current)
     at = datetime(2026, 12, 7, 10, 0)  # a Monday, 12:00 in Lusaka
     with time_machine.travel(at - timedelta(hours=1), tick=False):
         load_demo()

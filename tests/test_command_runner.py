@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from bot import command_runner
+from bot import command_runner, composition
+from crm.config import load_settings
 from crm.models import Lead
 from tests.e2e_support import SlackClient, SlackUserRef, WebProcess, posted_to, start_web
 from tests.slack_fake import Call, FakeSlack, SlackUser
@@ -143,8 +144,15 @@ def test_without_a_handler_process_jobs_run_on_this_process_pool() -> None:
     release = threading.Event()
     busy = threading.Thread(target=release.wait)
     busy.start()
-    previous = command_runner._runner, command_runner._abandon
-    command_runner.configure(lambda job: (done.append((job, os.getpid())), ran.set()), print)
+    settings = load_settings({})
+    previous = composition.install(
+        composition.Web(
+            settings,
+            run_command=lambda job: (done.append((job, os.getpid())), ran.set()),
+            abandon_command=print,
+            api_limiter=composition.api_limiter(settings),
+        )
+    )
     try:
         assert command_runner.start_process() is None
         command_runner.submit("job-1")
@@ -153,4 +161,4 @@ def test_without_a_handler_process_jobs_run_on_this_process_pool() -> None:
     finally:
         release.set()
         busy.join()
-        command_runner._runner, command_runner._abandon = previous
+        composition.install(previous)

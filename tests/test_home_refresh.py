@@ -12,6 +12,7 @@ import pytest
 from bot import home_refresh
 from crm.acting import Actor
 from crm.config import ConfigError, load_settings
+from tests.conftest import settings_in_use
 
 INTERVAL = 0.3
 
@@ -38,9 +39,8 @@ class Published:
 def published(monkeypatch: pytest.MonkeyPatch) -> Iterator[Published]:
     recorder = Published()
     monkeypatch.setattr(home_refresh, "publish", recorder)
-    home_refresh.configure(load_settings({"CRM_HOME_REFRESH_INTERVAL": str(INTERVAL)}))
-    yield recorder
-    home_refresh.configure(load_settings({}))
+    with settings_in_use(load_settings({"CRM_HOME_REFRESH_INTERVAL": str(INTERVAL)})):
+        yield recorder
 
 
 def actor(company_id: int = 1) -> Actor:
@@ -80,4 +80,4 @@ def test_opening_home_publishes_at_once_instead_of_the_waiting_publish(
 
 def test_a_bad_interval_is_refused_by_name() -> None:
     with pytest.raises(ConfigError, match="CRM_HOME_REFRESH_INTERVAL='soon'"):
-        home_refresh.configure(load_settings({"CRM_HOME_REFRESH_INTERVAL": "soon"}))
+        load_settings({"CRM_HOME_REFRESH_INTERVAL": "soon"})

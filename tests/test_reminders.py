@@ -496,19 +496,21 @@ def test_the_channel_limiter_admits_one_per_second_per_channel(
     db, request: pytest.FixtureRequest, backend: str
 ) -> None:
     request.getfixturevalue(backend)
-    from workers import broker as brokers
+    from workers import composition
+    from workers.broker import namespace
 
-    key = f"{brokers.namespace(brokers.settings)}:test-limiter"
-    first = slack.SpacingRateLimiter(brokers.rate_limiter_backend(), f"{key}:a", interval_ms=1000)
-    again = slack.SpacingRateLimiter(brokers.rate_limiter_backend(), f"{key}:a", interval_ms=1000)
-    other = slack.SpacingRateLimiter(brokers.rate_limiter_backend(), f"{key}:b", interval_ms=1000)
+    workers = composition.current()
+    key = f"{namespace(workers.settings)}:test-limiter"
+    first = slack.SpacingRateLimiter(workers.limiter_backend, f"{key}:a", interval_ms=1000)
+    again = slack.SpacingRateLimiter(workers.limiter_backend, f"{key}:a", interval_ms=1000)
+    other = slack.SpacingRateLimiter(workers.limiter_backend, f"{key}:b", interval_ms=1000)
     with first.acquire(raise_on_failure=False) as got:
         assert got
     with again.acquire(raise_on_failure=False) as got:
         assert not got  # released or not, the second is spent for the interval
     with other.acquire(raise_on_failure=False) as got:
         assert got
-    client = brokers.redis_client()
+    client = workers.redis
     if client is not None:  # the slot expires by itself, at the interval
         assert 0 < client.pttl(f"{key}:a") <= 1000
 

@@ -22,8 +22,10 @@ import redis
 
 from crm.config import load_settings
 from tests.workers_support import REDIS_URL, flush_namespace
-from workers import actors  # noqa: F401  (declares every actor)
-from workers import broker as brokers
+from workers import (
+    actors,  # noqa: F401  (declares every actor)
+    composition,
+)
 from workers.scheduler import LocalLease, RedisLease, Scheduler, job_specs
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,7 +49,9 @@ def client() -> Iterator[redis.Redis]:
 def test_jobs_only_enqueue_with_coalesce_and_one_instance() -> None:
     settings = load_settings({"CRM_SCAN_INTERVAL": "30", "CRM_NIGHTLY_AT": "03:15"})
     # an in-process broker of its own, whatever an earlier test left installed
-    broker = brokers.install(*brokers.build(settings), settings)
+    workers = composition.build(settings)
+    composition.install(workers)
+    broker = workers.broker
     scheduler = Scheduler(broker, LocalLease(), job_specs(settings), blocking=False)
     jobs = {job.id: job for job in scheduler.aps.get_jobs()}
     assert set(jobs) == {

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from cryptography.fernet import Fernet
 
-from crm import encryption
+from crm import encryption, runtime
 from crm.models import SlackInstallation
 from crm.schema import migrate
 from tests.admin_support import answer_text
@@ -81,8 +81,9 @@ def fake() -> Iterator[FakeSlack]:
 @pytest.fixture(autouse=True)
 def test_key() -> Iterator[None]:
     """Tests here switch this process's key; the others expect the suite's key back."""
+    previous = runtime.current()
     yield
-    encryption.configure(TEST_SECRET_KEY)
+    runtime.install(previous)
 
 
 def raw_rows(db: TestDB) -> list[tuple[Any, ...]]:

@@ -233,11 +233,11 @@ def test_redis_outage_web_keeps_storing_and_reminders_go_out_once_after(
     )
     settings = load_settings(env)
     workers = start_workers(settings, threads=4)
-    from workers import broker as brokers
+    from workers import composition
 
     scheduler = Scheduler(
         workers.broker,
-        lease_for(settings, brokers.redis_client()),
+        lease_for(settings, composition.current().redis),
         job_specs(settings),
         blocking=False,
     )

@@ -23,8 +23,10 @@ from dramatiq.brokers.stub import StubBroker
 from crm.config import Settings, load_settings
 from tests.conftest import TestDB
 from tests.slack_fake import Call, FakeSlack
-from workers import actors  # noqa: F401  (declares every actor)
-from workers import broker as brokers
+from workers import (
+    actors,  # noqa: F401  (declares every actor)
+    composition,
+)
 from workers import slack as worker_slack
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -102,8 +104,9 @@ class Workers:
 
 def start_workers(settings: Settings, threads: int = 4) -> Workers:
     worker_slack.forget_caches()
-    broker = brokers.install(*brokers.build(settings), settings)
-    return Workers(settings, broker).start(threads)
+    workers = composition.build(settings)
+    composition.install(workers)
+    return Workers(settings, workers.broker).start(threads)
 
 
 @pytest.fixture

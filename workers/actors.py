@@ -1,12 +1,12 @@
 """Every actor, for Dramatiq's CLI: ``dramatiq workers.actors`` (the Procfile's worker line).
 
-Importing :mod:`workers.broker` first sets up the broker from the environment, so the actors
-below are declared on it; ``broker`` is what the CLI looks for in this module.
+Importing :mod:`workers.composition` first installs the broker built from the environment,
+so the actors below are declared on it; ``broker`` is what the CLI looks for in this module.
 """
 
 from __future__ import annotations
 
-from workers.broker import broker
+from workers import composition
 from workers.campaigns import dispatch_campaign, scan_campaigns
 from workers.digests import scan_digests, send_daily_digest, send_weekly_digest
 from workers.insight import (
@@ -17,6 +17,8 @@ from workers.insight import (
 )
 from workers.metrics import recompute_all_metrics, recompute_customer, scan_new_orders
 from workers.reminders import scan_reminders, send_reminder, send_reminders
+
+broker = composition.current().broker
 
 __all__ = [
     "broker",

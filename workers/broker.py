@@ -1,4 +1,6 @@
-"""The Dramatiq broker, set up once per process before any actor module is imported.
+"""The Dramatiq broker and what stands beside it, built from the settings; which one a process
+uses is decided by its composition root (:mod:`workers.composition`), before any actor module
+declares its actors.
 
 - ``REDIS_URL`` set: a :class:`~dramatiq.brokers.redis.RedisBroker`; several worker processes
   on several machines share it, and the Slack rate limiters and the scheduler lock live in the
@@ -11,15 +13,11 @@
 Every Redis key of the product lives under ``CRM_REDIS_NAMESPACE`` (default ``crm``), so one
 Redis can serve several installations, and a test run can use and flush its own namespace.
 
-The actor modules do ``from workers.broker import broker`` first: importing this module is
-what makes ``dramatiq workers.actors`` find the right broker.
 """
 
 from __future__ import annotations
 
 import logging
-import sys
-from typing import Any
 
 import dramatiq
 import redis
@@ -38,7 +36,7 @@ from dramatiq.middleware import (
 from dramatiq.rate_limits.backend import RateLimiterBackend
 from dramatiq.rate_limits.backends import RedisBackend, StubBackend
 
-from crm.config import ConfigError, Settings, Unreachable, load_settings
+from crm.config import Settings
 from workers.jobs import DeadLetters
 from workers.middleware import (
     CompanyContext,
@@ -47,15 +45,7 @@ from workers.middleware import (
     RefuseStubInCli,
 )
 
-__all__ = [
-    "broker",
-    "install",
-    "namespace",
-    "rate_limiter_backend",
-    "redis_client",
-    "settings",
-    "setup",
-]
+__all__ = ["build", "middleware", "namespace"]
 
 log = logging.getLogger("crm.workers")
 
@@ -116,67 +106,3 @@ def build(settings: Settings) -> tuple[dramatiq.Broker, RateLimiterBackend, redi
         )
         return new, RedisBackend(client=client), client
     return StubBroker(middleware=middleware(settings)), StubBackend(), None
-
-
-settings: Settings
-broker: dramatiq.Broker
-_limiter_backend: RateLimiterBackend
-_client: redis.Redis | None
-
-
-def install(
-    new_broker: dramatiq.Broker,
-    limiter_backend: RateLimiterBackend,
-    client: redis.Redis | None,
-    new_settings: Settings,
-) -> dramatiq.Broker:
-    """Make ``new_broker`` the broker of this process and move every declared actor to it.
-
-    Dramatiq binds an actor to the global broker when the actor is declared; ``crm serve``
-    and the tests choose a broker after the actor modules were imported, so the actors
-    follow.
-    """
-    global broker, settings, _limiter_backend, _client
-    old = globals().get("broker")
-    dramatiq.set_broker(new_broker)
-    if old is not None and old is not new_broker:
-        for name in list(old.actors):
-            actor: Any = old.get_actor(name)
-            actor.broker = new_broker
-            new_broker.declare_actor(actor)
-    broker, settings, _limiter_backend, _client = new_broker, new_settings, limiter_backend, client
-    return new_broker
-
-
-def setup(new_settings: Settings | None = None) -> dramatiq.Broker:
-    """(Re)build the broker from settings (the environment by default) and install it."""
-    new_settings = new_settings or load_settings()
-    return install(*build(new_settings), new_settings)
-
-
-def require_redis(settings: Settings) -> None:
-    """A process that cannot work without Redis (``crm scheduler``, ``crm jobs``) checks it
-    once at start: one line naming it and ``REDIS_URL`` when it does not answer, within the
-    client's 5 s connect timeout, instead of a traceback or a silent wait."""
-    if _client is None:
-        return
-    try:
-        _client.ping()
-    except redis.RedisError as exc:
-        raise Unreachable("Redis", "REDIS_URL", settings.redis_url or "", exc) from None
-
-
-def rate_limiter_backend() -> RateLimiterBackend:
-    return _limiter_backend
-
-
-def redis_client() -> redis.Redis | None:
-    """The product's Redis connection, or ``None`` in embedded mode."""
-    return _client
-
-
-try:
-    setup()
-except ConfigError as exc:  # `dramatiq workers.actors` imports this: one line, not a traceback
-    print(f"configuration: {exc}", file=sys.stderr)
-    raise SystemExit(2) from None

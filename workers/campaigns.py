@@ -35,8 +35,8 @@ from dramatiq.rate_limits import WindowRateLimiter
 from crm.campaigns import dispatch, service
 from crm.config import Settings
 from crm.models import Campaign
-from workers import broker as brokers
-from workers import campaign_cards
+from workers import campaign_cards, composition
+from workers.broker import namespace
 
 __all__ = ["PROGRESS_HOOKS", "Throttle", "dispatch_campaign", "scan_campaigns"]
 
@@ -65,8 +65,8 @@ class Throttle:
         self.left = 0
         self.limiter = (
             WindowRateLimiter(
-                brokers.rate_limiter_backend(),
-                f"{brokers.namespace(settings)}:campaigns:rate:{company_id}:{channel}",
+                composition.current().limiter_backend,
+                f"{namespace(settings)}:campaigns:rate:{company_id}:{channel}",
                 limit=max(1, math.floor(rate / self.block)),
                 window=1,
             )
@@ -109,7 +109,7 @@ def _post_to_slack(campaign: Campaign, text: str) -> str:
 
 @dramatiq.actor(queue_name="campaigns", max_retries=20, min_backoff=1000, time_limit=5 * 60_000)
 def dispatch_campaign(campaign_id: int) -> None:
-    settings = brokers.settings
+    settings = composition.current().settings
     campaign = (
         Campaign.unscoped(why="the message names the campaign by its id")
         .where(Campaign.id == campaign_id)
@@ -148,13 +148,13 @@ def _progress(campaign_id: int, finished: bool) -> None:
 @dramatiq.actor(queue_name="campaigns", max_retries=0, time_limit=60_000)
 def scan_campaigns() -> None:
     service.start_due()
-    for campaign_id in dispatch.stalled(brokers.settings.campaign_lease):
+    for campaign_id in dispatch.stalled(composition.current().settings.campaign_lease):
         enqueue(campaign_id)
 
 
 def enqueue(campaign_id: int) -> None:
     """Start ``CRM_CAMPAIGN_PARALLEL`` dispatch chains for a campaign (each run claims its own
-    batches, so they share the work and never a recipient); also the notifier of
-    :func:`crm.campaigns.service.set_notifier` where workers are at hand."""
-    for _ in range(brokers.settings.campaign_parallel):
+    batches, so they share the work and never a recipient); also the campaign notifier of
+    the runtime where workers are at hand (:func:`workers.composition.compose_embedded`)."""
+    for _ in range(composition.current().settings.campaign_parallel):
         dispatch_campaign.send(campaign_id)

@@ -51,14 +51,13 @@ def _scheduler(args: argparse.Namespace) -> int:
             "the one-leader lock (without Redis, `crm serve` runs a scheduler in-process)"
         )
     from workers import actors  # noqa: F401  (declares every actor)
-    from workers import broker as brokers
+    from workers.composition import compose_workers
     from workers.middleware import configure_logging
     from workers.scheduler import Scheduler, job_specs, lease_for
 
     configure_logging()
-    broker = brokers.setup(settings)
-    brokers.require_redis(settings)
-    scheduler = Scheduler(broker, lease_for(settings, brokers.redis_client()), job_specs(settings))
+    workers = compose_workers(settings)
+    scheduler = Scheduler(workers.broker, lease_for(settings, workers.redis), job_specs(settings))
 
     def stop(signum: int, frame: Any) -> None:
         scheduler.shutdown()
@@ -88,11 +87,10 @@ def _jobs(args: argparse.Namespace) -> int:
             "and the periodic scans retry whatever is still due"
         )
     from workers import actors  # noqa: F401  (declares every actor)
-    from workers import broker as brokers
+    from workers.composition import compose_workers
     from workers.jobs import failed_jobs, retry_jobs
 
-    broker = brokers.setup(settings)
-    brokers.require_redis(settings)
+    broker = compose_workers(settings).broker
     if args.jobs_command == "failed":
         if args.limit < 1:
             raise ConfigError(f"--limit {args.limit} must be at least 1")

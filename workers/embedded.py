@@ -34,7 +34,8 @@ log = logging.getLogger("crm.serve")
 def serve(settings: Settings, *, host: str = "0.0.0.0", threads: int = 4) -> int:
     """Run until SIGTERM/SIGINT; returns the exit status."""
     from workers import actors  # noqa: F401  (declares every actor)
-    from workers import broker as brokers
+    from workers.campaigns import enqueue
+    from workers.composition import compose_embedded
     from workers.middleware import configure_logging
     from workers.scheduler import Scheduler, job_specs, lease_for
 
@@ -47,21 +48,14 @@ def serve(settings: Settings, *, host: str = "0.0.0.0", threads: int = 4) -> int
     if applied:
         log.info("applied %d migration(s)", len(applied))
 
-    broker = brokers.setup(settings)
-    brokers.require_redis(settings)
-    from bot.web import create_app
-
-    # the web app first: it checks the bot token with Slack, and a Slack that does not answer
+    # the web app before any worker or the scheduler starts: a Slack that does not answer
     # stops start-up before a worker claims a reminder or the scheduler fires
-    web_app = create_app(settings)
-    from crm.campaigns import service as campaigns
-    from workers.campaigns import enqueue
-
-    campaigns.set_notifier(enqueue)  # Send now reaches the worker threads at once
+    workers, web_app = compose_embedded(settings, notify_campaign=enqueue)
+    broker = workers.broker
     worker = dramatiq.Worker(broker, worker_threads=threads)
     worker.start()
     scheduler = Scheduler(
-        broker, lease_for(settings, brokers.redis_client()), job_specs(settings), blocking=False
+        broker, lease_for(settings, workers.redis), job_specs(settings), blocking=False
     )
     scheduler.start()
 

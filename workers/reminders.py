@@ -40,8 +40,7 @@ from crm.clock import to_utc, utcnow
 from crm.config import Settings
 from crm.followups import mark_overdue
 from crm.tenancy import ref_label
-from workers import broker as brokers
-from workers import slack
+from workers import composition, slack
 
 __all__ = [
     "REMINDER_EVENT",
@@ -67,12 +66,12 @@ def parse_now(now: str | None) -> datetime:
 def claim_timeout(settings: Settings | None = None) -> timedelta:
     """``CRM_REMINDER_CLAIM_TIMEOUT`` seconds (default 300): how long a claim shields a
     reminder from other senders before it counts as abandoned."""
-    return timedelta(seconds=(settings or brokers.settings).reminder_claim_timeout)
+    return timedelta(seconds=(settings or composition.current().settings).reminder_claim_timeout)
 
 
 def batch_size(settings: Settings | None = None) -> int:
     """``CRM_REMINDER_BATCH`` (default 20): reminders per ``send_reminders`` message."""
-    return (settings or brokers.settings).reminder_batch
+    return (settings or composition.current().settings).reminder_batch
 
 
 def batches(due: Sequence[reminders.DueReminder], size: int) -> Iterator[tuple[int, list[int]]]:

@@ -27,7 +27,8 @@ from slack_sdk.errors import SlackApiError
 from bot import gateway
 from crm.config import Settings
 from crm.models import Company
-from workers import broker as brokers
+from workers import composition
+from workers.broker import namespace
 
 __all__ = [
     "TRANSIENT_ERRORS",
@@ -56,7 +57,7 @@ COMPANY_TTL = 300.0  # seconds a worker trusts its copy of a company row (its bo
 def max_wait(settings: Settings | None = None) -> float:
     """``CRM_SLACK_MAX_WAIT`` seconds (default 5): the longest ``Retry-After`` a worker waits
     out in place; 0 leaves every 429 to the queue."""
-    return (settings or brokers.settings).slack_max_wait
+    return (settings or composition.current().settings).slack_max_wait
 
 
 def company(company_id: int) -> Company:
@@ -81,7 +82,7 @@ def client_for(company: Company) -> WebClient:
     """The company's client; a ``Retry-After`` longer than ``CRM_SLACK_MAX_WAIT`` seconds
     (default 5) is left to the queue."""
     return gateway.client_for(
-        brokers.settings,
+        composition.current().settings,
         company,
         max_rate_limit_wait=max_wait(),
     )
@@ -124,8 +125,8 @@ class SpacingRateLimiter(RateLimiter):
 @contextmanager
 def _channel_slot(channel: str) -> Iterator[None]:
     limiter = SpacingRateLimiter(
-        brokers.rate_limiter_backend(),
-        f"{brokers.namespace(brokers.settings)}:slack:chat.postMessage:{channel}",
+        composition.current().limiter_backend,
+        f"{namespace(composition.current().settings)}:slack:chat.postMessage:{channel}",
         interval_ms=1000,
     )
     # wait up to ~2 s in-thread for the channel's next second; a busier channel is retried

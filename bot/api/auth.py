@@ -15,23 +15,15 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-import threading
 import time
-from typing import Any
 
-from limits import RateLimitItemPerMinute
-from limits.storage import MemoryStorage, RedisStorage
-from limits.strategies import SlidingWindowCounterRateLimiter
-
+from bot import composition
 from bot.api.errors import ApiError
 from crm import tokens
 from crm.acting import Actor
 from crm.models import Company
 
 log = logging.getLogger("bot.api")
-
-_lock = threading.Lock()
-_limiter: tuple[Any, SlidingWindowCounterRateLimiter, RateLimitItemPerMinute] | None = None
 
 
 def authenticate(header: str | None) -> Actor:
@@ -77,33 +69,16 @@ def company_info(company_id: int) -> tuple[str, str]:
     return code, tz
 
 
-def _build(settings: Any) -> tuple[Any, SlidingWindowCounterRateLimiter, RateLimitItemPerMinute]:
-    if settings.redis_url:
-        storage: Any = RedisStorage(
-            settings.redis_url,
-            key_prefix=f"{settings.redis_namespace}:api-rate",
-            socket_timeout=0.5,
-            socket_connect_timeout=0.5,
-        )
-    else:
-        storage = MemoryStorage()
-    item = RateLimitItemPerMinute(settings.api_rate_limit)
-    return storage, SlidingWindowCounterRateLimiter(storage), item
-
-
-def limit(actor: Actor, settings: Any) -> None:
-    """Count one request of the actor's token; :class:`ApiError` 429 once over the limit."""
-    global _limiter
-    if _limiter is None:
-        with _lock:
-            if _limiter is None:
-                _limiter = _build(settings)
-    _storage, limiter, item = _limiter
+def limit(actor: Actor) -> None:
+    """Count one request of the actor's token; :class:`ApiError` 429 once over the limit.
+    The limiter is the process's (:func:`bot.composition.api_limiter`)."""
+    limiter = composition.current().api_limiter
+    item = limiter.item
     ident = str(actor.token_id)
     try:
-        if limiter.hit(item, ident):
+        if limiter.strategy.hit(item, ident):
             return
-        stats = limiter.get_window_stats(item, ident)
+        stats = limiter.strategy.get_window_stats(item, ident)
     except Exception as exc:  # Redis down: answer anyway (SPEC 11), say so once per request
         log.warning("api rate limit skipped: %s", type(exc).__name__)
         return
@@ -114,10 +89,3 @@ def limit(actor: Actor, settings: Any) -> None:
         f"more than {item.amount} requests a minute with this token; retry in {retry} s",
         headers={"Retry-After": str(retry)},
     )
-
-
-def reset() -> None:
-    """Forget the limiter (tests that change the settings in one process)."""
-    global _limiter
-    with _lock:
-        _limiter = None

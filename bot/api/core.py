@@ -275,7 +275,7 @@ def _crm_error(exc: CRMError) -> ApiError:
     return ApiError(exc.status, exc.code, exc.message, exc.field, **extra)
 
 
-def _dispatch(op: Operation, settings: Any, path: dict[str, int]) -> Response:
+def _dispatch(op: Operation, path: dict[str, int]) -> Response:
     for name, value in path.items():
         if not 1 <= value <= MAX_ID:
             raise ApiError(404, "not_found", f"{name} {value} not found", name)
@@ -284,7 +284,7 @@ def _dispatch(op: Operation, settings: Any, path: dict[str, int]) -> Response:
         raise ApiError(
             403, "forbidden", "this token may only read; ask an admin for a write token", None
         )
-    auth.limit(actor, settings)
+    auth.limit(actor)
     body = _read_body(op)
     query = _read_query(op)
     call = Call(actor=actor, body=body, query=query, path=path)
@@ -305,10 +305,10 @@ def _run(op: Operation, call: Call) -> Response:
     return json_response(result, status)
 
 
-def _view(op: Operation, settings: Any) -> Callable[..., Response]:
+def _view(op: Operation) -> Callable[..., Response]:
     def view(**path: int) -> Response:
         try:
-            return _dispatch(op, settings, path)
+            return _dispatch(op, path)
         except ApiError as exc:
             return exc.response()
         except OperationalError as exc:
@@ -326,7 +326,7 @@ def install(app: Flask, settings: Any) -> None:
     """Add every registered operation to ``app``, and JSON errors for the prefix's 404, 405,
     413 and malformed requests (Flask's own answers are HTML)."""
     for op in OPERATIONS:
-        app.add_url_rule(op.flask_rule, view_func=_view(op, settings), methods=[op.method])
+        app.add_url_rule(op.flask_rule, view_func=_view(op), methods=[op.method])
 
     @app.errorhandler(HTTPException)
     def api_http_error(exc: HTTPException) -> Any:

@@ -25,8 +25,8 @@ Decisions where the spec is silent:
 - webhook URLs are stored encrypted with ``CRM_SECRET_KEY`` (SPEC 10).
 
 Starting a campaign does not import Dramatiq (``crm`` never does): a process that has the
-workers at hand (``crm serve``) registers a notifier (:func:`set_notifier`) that enqueues the
-dispatch at once; otherwise the scheduler's campaign scan (every ``CRM_CAMPAIGN_SCAN_INTERVAL``
+workers at hand (``crm serve``) installs a runtime whose ``notify_campaign`` enqueues the
+dispatch at once (:mod:`crm.runtime`); otherwise the scheduler's campaign scan (every ``CRM_CAMPAIGN_SCAN_INTERVAL``
 seconds) finds the campaign, never dispatched yet, on its next pass.
 """
 
@@ -36,19 +36,18 @@ import ipaddress
 import logging
 import re
 import socket
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Final
 from urllib.parse import urlparse
 
-from crm import encryption, permissions, tenancy
+from crm import encryption, permissions, runtime, tenancy
 from crm.acting import Actor
 from crm.audit import change, snapshot
 from crm.campaigns import audience, templates, tokens
 from crm.clock import utcnow
-from crm.config import Settings, load_settings
+from crm.config import Settings
 from crm.db import database
 from crm.errors import Conflict, NotFound, ValidationError
 from crm.leads import clean_text
@@ -87,38 +86,20 @@ CAMPAIGN_FIELDS: Final = (
 EDITABLE = ("draft", "scheduled")
 _SLACK_CHANNEL = re.compile(r"^[CG][A-Z0-9]{6,20}$")
 
-_settings: Settings | None = None
-_notify: Callable[[int], None] | None = None
-
-
-# --- configuration -----------------------------------------------------------------------------
-
-
-def configure(settings: Settings | None) -> None:
-    """Use these settings for the channel checks (``None``: read them again on next use)."""
-    global _settings
-    _settings = settings
+# --- the process's settings and notifier -------------------------------------------------------
 
 
 def settings() -> Settings:
-    global _settings
-    if _settings is None:
-        _settings = load_settings()
-    return _settings
-
-
-def set_notifier(notify: Callable[[int], None] | None) -> None:
-    """``notify(campaign_id)`` is called after a campaign starts sending or resumes (outside
-    the transaction); the workers' composition root enqueues the dispatch there."""
-    global _notify
-    _notify = notify
+    return runtime.current().settings
 
 
 def notify(campaign_id: int) -> None:
-    if _notify is None:
+    """Called after a campaign starts sending or resumes (outside the transaction)."""
+    notify_campaign = runtime.current().notify_campaign
+    if notify_campaign is None:
         return
     try:
-        _notify(campaign_id)
+        notify_campaign(campaign_id)
     except Exception as exc:  # the scheduler's scan finds the campaign anyway (SPEC 11)
         log.warning("campaign M%s: dispatch not enqueued now (%s); the scan will", campaign_id, exc)
 
