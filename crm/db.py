@@ -46,44 +46,6 @@ class PostgresPool(PooledPostgresqlDatabase):
         super().__init__(*args, **kwargs)
         self._checked_in: dict[int, float] = {}
 
-    # --- BEGIN rides with the transaction's first statement ---------------------------------
-    #
-    # peewee sends BEGIN as a statement of its own, a round trip that does nothing else, on
-    # every transaction (one in eight of a lead create's). psycopg2 sends a string holding
-    # several statements as one message and answers with the last one's result, so the BEGIN
-    # waits, per thread and connection, to go in front of the first statement; a transaction
-    # that sent nothing commits or rolls back without a round trip. A failing first statement
-    # fails inside the transaction BEGIN opened, and the rollback that follows closes it.
-
-    def begin(self, isolation_level: Any = None) -> None:
-        level = self._isolation_level if isolation_level is None else isolation_level
-        statement = "BEGIN"
-        if level:
-            statement += f" TRANSACTION ISOLATION LEVEL {self._adapter.isolation_level_str(level)}"
-        self._state.pending_begin = (self.connection(), statement)
-
-    def _pending_begin(self) -> str | None:
-        pending = getattr(self._state, "pending_begin", None)
-        if pending is None:
-            return None
-        self._state.pending_begin = None
-        conn, statement = pending
-        return statement if conn is self._state.conn else None  # not a reconnected thread's
-
-    def _execute_cursor(self, sql: str, params: Any, **cursor_options: Any) -> Any:
-        begin = self._pending_begin()
-        if begin is not None:
-            sql = f"{begin}; {sql}"
-        return super()._execute_cursor(sql, params, **cursor_options)
-
-    def commit(self) -> None:
-        if self._pending_begin() is None:
-            super().commit()
-
-    def rollback(self) -> None:
-        if self._pending_begin() is None:
-            super().rollback()
-
     def _is_closed(self, conn: Any) -> bool:
         since = self._checked_in.get(self.conn_key(conn))
         if (
@@ -102,6 +64,71 @@ class PostgresPool(PooledPostgresqlDatabase):
     def _close_raw(self, conn: Any) -> None:
         self._checked_in.pop(self.conn_key(conn), None)
         super()._close_raw(conn)
+
+    # --- statements that ride with the next one -------------------------------------------
+    #
+    # peewee sends BEGIN as a statement of its own, a round trip that does nothing else, on
+    # every transaction; a lead create's audit rows and search words are two INSERTs whose
+    # answer nobody reads, each a round trip before the COMMIT. psycopg2 sends a string of
+    # several statements as one message and answers with the last one's result, so such
+    # statements wait (per thread and connection) to go in front of the next statement sent,
+    # the COMMIT included. A transaction that sent nothing commits or rolls back without a
+    # round trip. An error in a waiting statement is raised by the statement it rode with
+    # (the COMMIT at the latest) inside the same transaction, which the rollback that
+    # follows closes, as peewee's atomic() does for any failing statement.
+
+    def begin(self, isolation_level: Any = None) -> None:
+        level = self._isolation_level if isolation_level is None else isolation_level
+        statement = "BEGIN"
+        if level:
+            statement += f" TRANSACTION ISOLATION LEVEL {self._adapter.isolation_level_str(level)}"
+        self._state.waiting = (self.connection(), [statement])
+
+    def defer(self, sql: str, params: Any) -> bool:
+        """Send ``sql`` with the next statement of this transaction instead of now; ``False``
+        outside a transaction (the caller runs it itself: there is no COMMIT to ride with)."""
+        if not self.in_transaction():
+            return False
+        text = self.cursor().mogrify(sql, params).decode()
+        conn, queue = getattr(self._state, "waiting", None) or (None, [])
+        if conn is not self._state.conn:
+            queue = []
+        self._state.waiting = (self._state.conn, [*queue, text])
+        return True
+
+    def _waiting(self) -> list[str]:
+        waiting = getattr(self._state, "waiting", None)
+        if waiting is None:
+            return []
+        self._state.waiting = None
+        conn, queue = waiting
+        return queue if conn is self._state.conn else []  # not a reconnected thread's
+
+    def _execute_cursor(self, sql: str, params: Any, **cursor_options: Any) -> Any:
+        queue = self._waiting()
+        if queue:
+            sql = _ahead(queue, sql)
+        return super()._execute_cursor(sql, params, **cursor_options)
+
+    def commit(self) -> None:
+        queue = self._waiting()
+        if not queue:
+            super().commit()
+        elif queue != [queue[0]] or not queue[0].startswith("BEGIN"):
+            super()._execute_cursor(_ahead(queue, "COMMIT"), None)
+        # else a BEGIN alone: nothing was sent, nothing to commit
+
+    def rollback(self) -> None:
+        queue = self._waiting()  # what waits is dropped: the transaction ends without it
+        if not (queue and queue[0].startswith("BEGIN")):
+            super().rollback()
+
+
+def _ahead(queue: list[str], sql: str) -> str:
+    """``sql`` behind the waiting statements. They are final text (mogrified), and psycopg2
+    still %-formats the whole string (peewee passes ``()`` for no parameters): their % signs
+    are doubled so the formatting gives them back unchanged."""
+    return "; ".join([*(text.replace("%", "%%") for text in queue), sql])
 
 
 def url_options(url: str) -> tuple[str, bool]:

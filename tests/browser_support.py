@@ -33,7 +33,7 @@ from pathlib import Path
 
 import pytest
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
@@ -110,7 +110,10 @@ def wait_for_text(driver: webdriver.Chrome, text: str, timeout: float = PAGE_TIM
     """Wait until the page shows ``text`` (case-insensitive); the page text, or a failure
     quoting what the page shows instead."""
     try:
-        WebDriverWait(driver, timeout).until(lambda d: text.lower() in page_text(d).lower())
+        # a form's POST replaces the page under the poll: a body read as it goes is stale
+        WebDriverWait(driver, timeout, ignored_exceptions=(StaleElementReferenceException,)).until(
+            lambda d: text.lower() in page_text(d).lower()
+        )
     except TimeoutException:
         pytest.fail(
             f"the page at {driver.current_url} never showed {text!r}; it shows:\n"

@@ -129,3 +129,54 @@ def test_begin_goes_with_the_first_statement(db: Any) -> None:
 
     assert _round_trips(begin_then_rollback) == []
     assert _round_trips(lambda: database.execute_sql("SELECT 3")) == ["SELECT 3"]  # no BEGIN left
+
+
+def test_an_insert_nobody_reads_rides_with_the_next_statement(db: Any) -> None:
+    """``defer``: sent in front of the next statement, or of the COMMIT; dropped with a
+    rollback; its error raised where it is sent, leaving nothing of the transaction; a %
+    in its values arrives as it is."""
+    if db.backend != "postgres":
+        pytest.skip("the pool serves PostgreSQL only")
+    pool = database.obj
+    database.execute_sql("CREATE TEMP TABLE IF NOT EXISTS waits (v text PRIMARY KEY)")
+    database.execute_sql("DELETE FROM waits")
+
+    def two_inserts_then_read() -> None:
+        with database.atomic():
+            assert pool.defer("INSERT INTO waits VALUES (%s)", ["50% off"])
+            assert pool.defer("INSERT INTO waits VALUES (%s)", ["b"])
+            rows = database.execute_sql("SELECT count(*) FROM waits WHERE v LIKE %s", ["%"])
+            assert rows.fetchone()[0] == 2  # sent first, in order, and seen
+
+    sent = _round_trips(two_inserts_then_read)
+    assert sent[0].startswith("BEGIN; INSERT INTO waits VALUES ('50%% off'); INSERT INTO")
+    assert sent[1:] == ["COMMIT"] and len(sent) == 2
+
+    def insert_then_commit() -> None:
+        with database.atomic():
+            database.execute_sql("SELECT 1")
+            pool.defer("INSERT INTO waits VALUES (%s)", ["c"])
+
+    sent = _round_trips(insert_then_commit)
+    assert sent == ["BEGIN; SELECT 1", "INSERT INTO waits VALUES ('c'); COMMIT"]
+
+    def rolled_back() -> None:
+        with database.atomic() as txn:
+            database.execute_sql("SELECT 1")
+            pool.defer("INSERT INTO waits VALUES (%s)", ["never"])
+            txn.rollback()
+
+    assert _round_trips(rolled_back)[-1] == "ROLLBACK"
+
+    def duplicate() -> None:
+        with database.atomic():
+            pool.defer("INSERT INTO waits VALUES (%s)", ["d"])
+            pool.defer("INSERT INTO waits VALUES (%s)", ["b"])  # the primary key again
+
+    with pytest.raises(Exception, match="duplicate key"):
+        _round_trips(duplicate)
+    assert not pool.defer("INSERT INTO waits VALUES (%s)", ["x"])  # no transaction: not kept
+    values = [v for (v,) in database.execute_sql("SELECT v FROM waits ORDER BY v")]
+    assert values == ["50% off", "b", "c"]
+    conn = database.connection()
+    assert conn.info.transaction_status == psycopg2.extensions.TRANSACTION_STATUS_IDLE
