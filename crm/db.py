@@ -114,14 +114,18 @@ class PostgresPool(PooledPostgresqlDatabase):
         queue = self._waiting()
         if not queue:
             super().commit()
-        elif queue != [queue[0]] or not queue[0].startswith("BEGIN"):
+        elif queue[1:] or not _opens(queue):  # else a BEGIN alone: nothing to commit
             super()._execute_cursor(_ahead(queue, "COMMIT"), None)
-        # else a BEGIN alone: nothing was sent, nothing to commit
 
     def rollback(self) -> None:
         queue = self._waiting()  # what waits is dropped: the transaction ends without it
-        if not (queue and queue[0].startswith("BEGIN")):
+        if not _opens(queue):  # else the server never saw this transaction
             super().rollback()
+
+
+def _opens(queue: list[str]) -> bool:
+    """Whether the waiting statements start the transaction (its BEGIN was not sent yet)."""
+    return bool(queue) and queue[0].startswith("BEGIN")
 
 
 def _ahead(queue: list[str], sql: str) -> str:
