@@ -16,6 +16,8 @@ Decisions where the spec is silent:
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, Final
@@ -29,7 +31,7 @@ from crm.campaigns import conversions
 from crm.clock import to_utc, utcnow
 from crm.db import database
 from crm.duplicates import phone_region, refuse_duplicates
-from crm.errors import Conflict, ValidationError
+from crm.errors import Conflict, ValidationError, cleaned
 from crm.leads import (
     ASSIGN_TO_ACTOR,
     Assignee,
@@ -98,15 +100,15 @@ def create_customer(
 ) -> Customer:
     """Create a customer; :class:`DuplicateFound` on likely twins unless ``allow_duplicate``;
     a repeated ``idempotency_key`` returns the first customer."""
-    values = {
-        "name": clean_name(name),
-        "email": clean_email(email),
-        "phone": clean_phone(phone, phone_region(actor)) if phone else None,
-        "company_name": clean_text(company_name, "company", 200),
-        "industry": clean_text(industry, "industry", 100),
-        "tags": clean_tags(tags),
-        "assigned_to": resolve_assignee(actor, assigned_to_id),
-    }
+    values = cleaned(
+        name=lambda: clean_name(name),
+        email=lambda: clean_email(email),
+        phone=lambda: clean_phone(phone, phone_region(actor)) if phone else None,
+        company_name=lambda: clean_text(company_name, "company", 200),
+        industry=lambda: clean_text(industry, "industry", 100),
+        tags=lambda: clean_tags(tags),
+        assigned_to=lambda: resolve_assignee(actor, assigned_to_id),
+    )
 
     def create() -> Customer:
         with change(actor) as ch:
@@ -147,24 +149,20 @@ def update_customer(actor: Actor, customer_id: int, **fields: Any) -> Customer:
     """Change any of :data:`CUSTOMER_FIELDS` (the API's PATCH), validated like creation; a
     PATCH that changes nothing returns the customer with ``change_id`` ``None``."""
     check_fields(fields, CUSTOMER_FIELDS, "customer")
-    values: dict[str, Any] = {}
-    for name, value in fields.items():
-        if name == "name":
-            values[name] = clean_name(value)
-        elif name == "email":
-            values[name] = clean_email(value)
-        elif name == "phone":
-            values[name] = clean_phone(value, phone_region(actor)) if value else None
-        elif name == "company_name":
-            values[name] = clean_text(value, "company", 200)
-        elif name == "industry":
-            values[name] = clean_text(value, "industry", 100)
-        elif name == "tags":
-            values[name] = clean_tags(value)
-        elif name == "unsubscribed":
-            values[name] = _clean_channels(value)
-        else:
-            values["assigned_to"] = resolve_assignee(actor, value)
+    region = phone_region(actor) if fields.get("phone") else None
+    cleaners: dict[str, Callable[[Any], Any]] = {
+        "name": clean_name,
+        "email": clean_email,
+        "phone": lambda v: clean_phone(v, region) if v else None,  # type: ignore[arg-type]
+        "company_name": lambda v: clean_text(v, "company", 200),
+        "industry": lambda v: clean_text(v, "industry", 100),
+        "tags": clean_tags,
+        "unsubscribed": _clean_channels,
+        "assigned_to_id": lambda v: resolve_assignee(actor, v),
+    }
+    values = cleaned(**{name: functools.partial(cleaners[name], v) for name, v in fields.items()})
+    if "assigned_to_id" in values:
+        values["assigned_to"] = values.pop("assigned_to_id")
     with change(actor) as ch:
         customer = tenancy.fetch_for_update(Customer, actor, customer_id, "customer")
         permissions.require_edit(actor, customer, _label(customer.id))

@@ -6,6 +6,9 @@ Services raise these and nothing else for expected failures, so an adapter needs
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 
 class CRMError(Exception):
     """Base of every expected failure; ``code`` doubles as the JSON API error code."""
@@ -35,6 +38,35 @@ class ValidationError(CRMError):
             text = f"{text}; try {hint}"
         super().__init__(text, field=field)
         self.hint = hint
+
+
+class InvalidFields(ValidationError):
+    """Several fields are wrong at once: every one is in :attr:`errors` (the JSON API lists
+    them all in one 422, a form shows each under its field), the first names the error."""
+
+    def __init__(self, errors: list[ValidationError]) -> None:
+        CRMError.__init__(self, "; ".join(e.message for e in errors), field=errors[0].field)
+        self.hint = errors[0].hint
+        self.errors = errors
+
+
+def cleaned(**cleaners: Callable[[], Any]) -> dict[str, Any]:
+    """Each field's value from its cleaner, all of them run: a body with a bad email and a bad
+    phone is refused once, naming both, instead of one round of corrections per field."""
+    values: dict[str, Any] = {}
+    errors: list[ValidationError] = []
+    for name, clean in cleaners.items():
+        try:
+            values[name] = clean()
+        except InvalidFields as exc:
+            errors.extend(exc.errors)
+        except ValidationError as exc:
+            errors.append(exc)
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise InvalidFields(errors)
+    return values
 
 
 class NotFound(CRMError):

@@ -26,6 +26,8 @@ Probability is the member's estimate and is never changed by a status move.
 from __future__ import annotations
 
 import enum
+import functools
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, Final
 
@@ -37,7 +39,7 @@ from crm.audit import ChangeSet, change, snapshot
 from crm.clock import utcnow
 from crm.db import database
 from crm.duplicates import phone_region, refuse_duplicates
-from crm.errors import Conflict, NotFound, ValidationError
+from crm.errors import Conflict, NotFound, ValidationError, cleaned
 from crm.models import (
     LEAD_SOURCES,
     LEAD_STATUSES,
@@ -168,20 +170,20 @@ def create_lead(
 ) -> Lead:
     """Create a lead in status ``new``; raises :class:`DuplicateFound` when likely twins exist
     (unless ``allow_duplicate``), replays the first record when ``idempotency_key`` repeats."""
-    values = {
-        "name": clean_name(name),
-        "email": clean_email(email),
-        "phone": clean_phone(phone, phone_region(actor)) if phone else None,
-        "company_name": clean_text(company_name, "company", 200),
-        "source": parse_choice(source, "source", LEAD_SOURCES),
-        "estimated_value": (
+    values = cleaned(
+        name=lambda: clean_name(name),
+        email=lambda: clean_email(email),
+        phone=lambda: clean_phone(phone, phone_region(actor)) if phone else None,
+        company_name=lambda: clean_text(company_name, "company", 200),
+        source=lambda: parse_choice(source, "source", LEAD_SOURCES),
+        estimated_value=lambda: (
             None if estimated_value is None else parse_money(estimated_value, "estimated_value")
         ),
-        "probability": None if probability is None else parse_percent(probability),
-        "priority": parse_choice(priority, "priority", PRIORITIES),
-        "tags": clean_tags(tags),
-        "assigned_to": resolve_assignee(actor, assigned_to_id),
-    }
+        probability=lambda: None if probability is None else parse_percent(probability),
+        priority=lambda: parse_choice(priority, "priority", PRIORITIES),
+        tags=lambda: clean_tags(tags),
+        assigned_to=lambda: resolve_assignee(actor, assigned_to_id),
+    )
 
     def create() -> Lead:
         with change(actor) as ch:
@@ -322,8 +324,7 @@ def update_lead(actor: Actor, lead_id: int, **fields: Any) -> Lead:
     returns the lead with ``change_id`` ``None``.
     """
     check_fields(fields, LEAD_FIELDS, "lead")
-    values: dict[str, Any] = {}
-    cleaners = {
+    cleaners: dict[str, Callable[[Any], Any]] = {
         "name": clean_name,
         "email": clean_email,
         "company_name": lambda v: clean_text(v, "company", 200),
@@ -335,13 +336,12 @@ def update_lead(actor: Actor, lead_id: int, **fields: Any) -> Lead:
         "status": lambda v: parse_choice(v, "status", LEAD_STATUSES),
         "lost_reason": lambda v: clean_text(v, "lost_reason", 1000, collapse=False),
     }
-    for name, value in fields.items():
-        if name == "phone":
-            values[name] = clean_phone(value, phone_region(actor)) if value else None
-        elif name == "assigned_to_id":
-            values["assigned_to"] = resolve_assignee(actor, value)
-        else:
-            values[name] = cleaners[name](value)
+    region = phone_region(actor) if fields.get("phone") else None
+    cleaners["phone"] = lambda v: clean_phone(v, region) if v else None  # type: ignore[arg-type]
+    cleaners["assigned_to_id"] = lambda v: resolve_assignee(actor, v)
+    values = cleaned(**{name: functools.partial(cleaners[name], v) for name, v in fields.items()})
+    if "assigned_to_id" in values:
+        values["assigned_to"] = values.pop("assigned_to_id")
     with change(actor) as ch:
         lead = tenancy.fetch_for_update(Lead, actor, lead_id, "lead")
         permissions.require_edit(actor, lead, _label(lead.id))

@@ -74,6 +74,14 @@ def test_invalid_body_lists_every_bad_field_and_changes_nothing(site: Site) -> N
     r = api.post("/leads", {"name": "Bad mail", "email": "not-an-email"})
     assert r.status == 422 and error(r)["field"] == "email"
 
+    # the service's own checks report every bad field in one answer as well
+    r = api.post("/leads", {"name": "Two bad", "email": "not-an-email", "phone": "12"})
+    assert r.status == 422, r.text
+    err = error(r)
+    assert [d["field"] for d in err["details"]] == ["email", "phone"] and err["field"] == "email"
+    assert "email:" in err["message"] and "phone:" in err["message"]
+    assert Lead.select().where(Lead.company == api.workspace.company.id).count() == before
+
     r = api.post("/leads", {"name": "Nul\u0000name"})
     assert r.status == 422 and error(r)["field"] == "name"
 

@@ -12,7 +12,7 @@ import time_machine
 from crm import audit, customers
 from crm.db import database
 from crm.duplicates import DuplicateFound
-from crm.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from crm.errors import Conflict, InvalidFields, NotFound, PermissionDenied, ValidationError
 from crm.models import AuditLog, Customer, CustomerMetric, IdempotencyKey, Opportunity, Order
 from tests.test_leads import in_thread
 
@@ -264,3 +264,21 @@ def test_order_rights_follow_the_customer_or_the_deal(acme):
     with pytest.raises(ValidationError, match=f"O{deal.id} belongs to C{theirs.id}"):
         customers.add_order(rep, elsewhere.id, amount=Decimal(5), opportunity_id=deal.id)
     assert Order.select().count() == 1
+
+
+def test_every_bad_field_is_named_at_once(acme):
+    """A create or an update with several bad fields is refused once, naming each of them
+    (the JSON API lists them in one 422), and changes nothing."""
+    actor = acme.actor(acme.rep)
+    with pytest.raises(InvalidFields) as err:
+        customers.create_customer(actor, name="  ", email="nope", tags="x" * 300)
+    assert [e.field for e in err.value.errors] == ["name", "email", "tags"]
+    assert err.value.field == "name" and Customer.select().count() == 0
+    made = customers.create_customer(actor, name="Jane", email="jane@example.com")
+    with pytest.raises(InvalidFields) as err:
+        customers.update_customer(actor, made.id, email="nope", phone="12", industry="ok")
+    assert [e.field for e in err.value.errors] == ["email", "phone"]
+    assert Customer.get_by_id(made.id).email == "jane@example.com"
+    with pytest.raises(ValidationError) as one:  # a single bad field is its plain error
+        customers.update_customer(actor, made.id, email="nope")
+    assert not isinstance(one.value, InvalidFields) and one.value.field == "email"

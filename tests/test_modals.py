@@ -79,6 +79,9 @@ def test_new_lead_bad_fields_are_shown_on_the_field_and_nothing_is_stored(
     assert list(field_errors(r)) == ["phone"]
     r = submit(slack, view, team.rep, {"name": "   "})
     assert list(field_errors(r)) == ["name"]
+    r = submit(slack, view, team.rep, {"name": "Jane Doe", "email": "jane@", "phone": "12"})
+    both = field_errors(r)  # every bad box at once, each with its own message
+    assert set(both) == {"email", "phone"} and "phone" not in both["email"]
     assert Lead.select().where(Lead.company == team.company).count() == 0
     assert IdempotencyKey.select().where(IdempotencyKey.company == team.company).count() == 0
 

@@ -45,7 +45,7 @@ from bot.api.errors import ApiError, json_response
 from crm.acting import Actor
 from crm.db import database
 from crm.duplicates import DuplicateFound
-from crm.errors import CRMError
+from crm.errors import CRMError, InvalidFields
 
 log = logging.getLogger("bot.api")
 
@@ -272,6 +272,8 @@ def _crm_error(exc: CRMError) -> ApiError:
     extra: dict[str, Any] = {}
     if isinstance(exc, DuplicateFound) and exc.candidates:
         extra["ref"] = exc.candidates[0].ref
+    if isinstance(exc, InvalidFields):  # every bad field, as a body's schema errors are
+        extra["details"] = [{"field": e.field, "message": e.message} for e in exc.errors]
     return ApiError(exc.status, exc.code, exc.message, exc.field, **extra)
 
 

@@ -38,7 +38,7 @@ from bot.context import member_for
 from bot.errors import request_id_of
 from crm import idempotency
 from crm.acting import Actor
-from crm.errors import CRMError, NotFound, ValidationError
+from crm.errors import CRMError, InvalidFields, NotFound, ValidationError
 from crm.models import BaseModel, Company
 
 log = logging.getLogger(__name__)
@@ -109,7 +109,13 @@ def errors_for(
     error: CRMError, block_ids: tuple[str, ...], default: str, extra: Mapping[str, str]
 ) -> dict[str, str]:
     """``{block_id: message}`` for ``response_action: errors``: the field the error names, or
-    (an unknown field, a "not found", a refusal) the block most likely at fault."""
+    (an unknown field, a "not found", a refusal) the block most likely at fault. Several bad
+    fields (:class:`~crm.errors.InvalidFields`) each show under their own box."""
+    if isinstance(error, InvalidFields):
+        shown: dict[str, str] = {}
+        for each in reversed(error.errors):  # the first error wins a box two would share
+            shown.update(errors_for(each, block_ids, default, extra))
+        return shown
     field = error.field or ""
     block = extra.get(field) or (field if field in block_ids else COMMON_FIELDS.get(field))
     if block in block_ids:
