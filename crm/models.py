@@ -887,7 +887,7 @@ ALL_MODELS: tuple[type[BaseModel], ...] = (
 def _drop_covered_company_indexes() -> None:
     """No index on ``company`` alone where an index on ``(company, ...)`` exists: the longer one
     serves every lookup by company (the cascade of a deleted company included), while the
-    short one would only be written on every insert (16 index entries of a lead create)."""
+    short one would only be written on every insert (about 15 index entries of a lead create)."""
     for model in ALL_MODELS:
         if not issubclass(model, TenantModel):
             continue
