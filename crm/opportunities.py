@@ -29,7 +29,7 @@ from crm import idempotency, permissions
 from crm.acting import Actor
 from crm.audit import ChangeSet, change, snapshot
 from crm.clock import to_local, to_utc, utcnow
-from crm.errors import Conflict, NotFound, ValidationError
+from crm.errors import Conflict, NotFound, ValidationError, cleaned
 from crm.models import (
     CLOSED_STAGES,
     OPEN_STAGES,
@@ -152,6 +152,13 @@ def _label(opp: Opportunity) -> str:
 # --- use cases -----------------------------------------------------------------------------------
 
 
+def _one_subject(customer_id: int | None, lead_id: int | None) -> None:
+    if (customer_id is None) == (lead_id is None):
+        raise ValidationError(
+            "customer", "give exactly one customer or lead", hint="customer=C3 or lead=L12"
+        )
+
+
 def create_opportunity(
     actor: Actor,
     *,
@@ -171,17 +178,22 @@ def create_opportunity(
     probability is the rep's own estimate and stays put when the stage moves. A repeated
     ``idempotency_key`` (a Slack view id, an API Idempotency-Key) returns the first result.
     """
-    name = _name(name)
-    amount = parse_money(amount, "amount")
-    stage = _open_stage(stage)
     explicit = probability is not None
-    prob = parse_percent(probability, "probability") if explicit else STAGE_PROBABILITY[stage]
-    if expected_close_date is not None:
-        expected_close_date = parse_date(expected_close_date, "expected_close_date", actor.tz)
-    if (customer_id is None) == (lead_id is None):
-        raise ValidationError(
-            "customer", "give exactly one customer or lead", hint="customer=C3 or lead=L12"
-        )
+    given = cleaned(
+        name=lambda: _name(name),
+        amount=lambda: parse_money(amount, "amount"),
+        stage=lambda: _open_stage(stage),
+        probability=lambda: parse_percent(probability, "probability") if explicit else None,
+        expected_close_date=lambda: (
+            None
+            if expected_close_date is None
+            else parse_date(expected_close_date, "expected_close_date", actor.tz)
+        ),
+        subject=lambda: _one_subject(customer_id, lead_id),
+    )
+    name, amount, stage = given["name"], given["amount"], given["stage"]
+    prob = given["probability"] if explicit else STAGE_PROBABILITY[stage]
+    expected_close_date = given["expected_close_date"]
 
     def create() -> Opportunity:
         with change(actor) as ch:

@@ -376,3 +376,15 @@ def test_lost_needs_a_reason_and_can_be_reopened(acme: Workspace) -> None:
         ("closed_lost", "qualification"),
     ]
     assert orders_of(opp.id) == []
+
+
+def test_every_bad_field_of_a_new_deal_is_named_at_once(acme):
+    """A deal with a bad amount, a closed stage and no customer or lead is refused once,
+    naming each (the JSON API lists them in one 422), and nothing is made."""
+    from crm.errors import InvalidFields
+
+    actor = acme.actor(acme.rep)
+    with pytest.raises(InvalidFields) as err:
+        opps.create_opportunity(actor, name="Deal", amount="lots", stage="won")
+    assert [e.field for e in err.value.errors] == ["amount", "stage", "customer"]
+    assert Opportunity.select().count() == 0
