@@ -15,11 +15,12 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
+from slack_bolt import BoltContext
 from slack_bolt.context.respond import Respond
 from slack_sdk import WebClient
 
 from bot import background
-from bot.errors import describe_failure
+from bot.errors import describe_failure, request_id_of
 
 log = logging.getLogger(__name__)
 
@@ -78,3 +79,20 @@ def respond_later(
         deliver(respond, reply, request_id, client=client, user_id=user_id)
 
     return background.submit(run)
+
+
+def answer_click(
+    body: dict[str, Any],
+    context: BoltContext,
+    respond: Respond | None,
+    work: Callable[[], Reply],
+) -> Future:
+    """:func:`respond_later` for a button: the answer goes to its ``response_url``, or as a
+    DM when the button sat in a view (App Home, a modal), which has none."""
+    return respond_later(
+        respond if body.get("response_url") else None,
+        request_id_of(context),
+        work,
+        client=context.client,
+        user_id=context.user_id or "",
+    )

@@ -27,8 +27,7 @@ from bot.blocks.campaigns import (
 from bot.blocks.common import ephemeral, section
 from bot.blocks.modals import Origin
 from bot.campaign_card import card, post_live
-from bot.errors import request_id_of
-from bot.respond import Reply, respond_later
+from bot.respond import Reply, answer_click
 from crm import permissions
 from crm.acting import Actor
 from crm.campaigns import service
@@ -38,18 +37,6 @@ from crm.tenancy import ref_label
 
 def _value(body: dict[str, Any]) -> str:
     return str(body["actions"][0].get("value") or "")
-
-
-def _answer(
-    body: dict[str, Any], context: BoltContext, respond: Respond, work: Callable[[], Reply]
-) -> None:
-    respond_later(
-        respond if body.get("response_url") else None,
-        request_id_of(context),
-        work,
-        client=context.client,
-        user_id=context.user_id or "",
-    )
 
 
 def _card(actor: Actor, campaign: Campaign, currency: str, note: str = "") -> Reply:
@@ -77,7 +64,7 @@ def _control(
                 post_live(client, actor, context.user_id or "", campaign, currency)
             return _card(actor, campaign, currency, note)
 
-        _answer(body, context, respond, work)
+        answer_click(body, context, respond, work)
 
     return listener
 
@@ -87,7 +74,7 @@ def refresh(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respo
     actor: Actor = context["actor"]
     currency = context["company"].currency
     ref = _value(body)
-    _answer(
+    answer_click(
         body, context, respond, lambda: _card(actor, service.get_campaign(actor, ref), currency)
     )
 
@@ -109,7 +96,7 @@ def preview(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respo
         text = f"Preview of {ref_label('campaign', p.campaign.id)}"
         return {**ephemeral(blocks, text), "replace_original": False}
 
-    _answer(body, context, respond, work)
+    answer_click(body, context, respond, work)
 
 
 def schedule(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
@@ -127,7 +114,7 @@ def schedule(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Resp
         client.views_open(trigger_id=body["trigger_id"], view=view)
         return None
 
-    _answer(body, context, respond, work)
+    answer_click(body, context, respond, work)
 
 
 def register(app: App) -> None:

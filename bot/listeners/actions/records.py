@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext
@@ -33,9 +32,8 @@ from bot.blocks.followups import DONE, SNOOZE_ACTION, when
 from bot.blocks.leads import OPEN_RECORD, lead_card
 from bot.blocks.lists import follow_up_row
 from bot.blocks.opportunities import OPP_STAGE, STAGE_LABELS, opportunity_card
-from bot.errors import request_id_of
 from bot.listeners.views.submission import deliver
-from bot.respond import respond_later
+from bot.respond import answer_click
 from crm import cards, followups, opportunities, reminders
 from crm.acting import Actor
 from crm.cards import people_of
@@ -118,20 +116,6 @@ def _card_ref_of_view(body: dict[str, Any]) -> str | None:
     return ref if isinstance(ref, str) else None
 
 
-def _in_background(
-    body: dict[str, Any], context: BoltContext, respond: Respond | None, work: Callable[[], None]
-) -> None:
-    """Run ``work`` after the ack; a refusal or failure reaches the member through the
-    response_url, or as a DM when the button sat in a view."""
-    respond_later(
-        respond if body.get("response_url") else None,
-        request_id_of(context),
-        work,
-        client=context.client,
-        user_id=context.user_id or "",
-    )
-
-
 def _refresh_card_modal(
     client: WebClient, actor: Actor, body: dict[str, Any], currency: str
 ) -> None:
@@ -160,7 +144,7 @@ def open_record(ack: Ack, body: dict[str, Any], context: BoltContext, respond: R
         else:
             client.views_open(trigger_id=body["trigger_id"], view=card_modal(ref, blocks))
 
-    _in_background(body, context, respond, work)
+    answer_click(body, context, respond, work)
 
 
 def _stage_value(value: str) -> tuple[int, str]:
@@ -205,7 +189,7 @@ def move_stage(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Re
         if opp.change_id:
             home_refresh.refresh(client, actor, user_id)
 
-    _in_background(body, context, respond, work)
+    answer_click(body, context, respond, work)
 
 
 def _follow_up_id(text: str) -> int:
@@ -228,7 +212,7 @@ def done_in_view(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
         _refresh_card_modal(client, actor, body, context["company"].currency)
         home_refresh.refresh(client, actor, user_id)
 
-    _in_background(body, context, None, work)
+    answer_click(body, context, None, work)
 
 
 def snooze_in_view(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
@@ -249,7 +233,7 @@ def snooze_in_view(ack: Ack, body: dict[str, Any], context: BoltContext) -> None
         deliver(client, user_id, None, blocks, f"{label} snoozed")
         home_refresh.refresh(client, actor, user_id)
 
-    _in_background(body, context, None, work)
+    answer_click(body, context, None, work)
 
 
 def register(app: App) -> None:
