@@ -138,19 +138,21 @@ def test_the_rfc8058_one_click_post_unsubscribes_at_the_address_the_mail_names(
     assert _optouts(customer) == [("email", "one_click")]
 
 
-def test_rsvp_get_confirms_and_only_the_post_records_the_answer(site: Site, aud: Audience) -> None:
-    actor = aud.ws.actor(aud.ws.manager)
-    event = service.create_campaign(
-        actor,
-        name="Launch",
+def _sent_invitation(aud: Audience, subject: str, at: str, where: str) -> Campaign:
+    """An event invitation sent to the audience, as a manager sends it."""
+    return _email(
+        aud,
+        name=subject,
         channel="event",
-        segment_id=aud.segment.id,
-        subject="Join our launch",
+        subject=subject,
         body="Come {{ first_name }}",
-        event_at="2031-03-20 18:00",
-        event_location="Lusaka",
+        event_at=at,
+        event_location=where,
     )
-    service.send_now(actor, event.id)
+
+
+def test_rsvp_get_confirms_and_only_the_post_records_the_answer(site: Site, aud: Audience) -> None:
+    event = _sent_invitation(aud, "Join our launch", "2031-03-20 18:00", "Lusaka")
     customer = aud.people[0]
     base = f"{site.web.url}/t/r/{_public(event, customer)}"
     page = http("GET", f"{base}?answer=maybe")
@@ -205,18 +207,7 @@ def test_the_unsubscribe_page_in_a_real_browser(site: Site, aud: Audience, brows
 
 
 def test_the_rsvp_page_in_a_real_browser(site: Site, aud: Audience, browser) -> None:
-    actor = aud.ws.actor(aud.ws.manager)
-    event = service.create_campaign(
-        actor,
-        name="Open day",
-        channel="event",
-        segment_id=aud.segment.id,
-        subject="Open day",
-        body="Come {{ first_name }}",
-        event_at="2031-04-02 10:00",
-        event_location="Ndola",
-    )
-    service.send_now(actor, event.id)
+    event = _sent_invitation(aud, "Open day", "2031-04-02 10:00", "Ndola")
     customer = aud.people[2]
     browser.get(f"{site.web.url}/t/r/{_public(event, customer)}?answer=no")
     assert "No, thanks" in browser.find_element(By.TAG_NAME, "body").text
