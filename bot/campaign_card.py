@@ -29,10 +29,14 @@ log = logging.getLogger(__name__)
 def card(actor: Actor, campaign: Campaign, currency: str) -> tuple[list[Block], str]:
     """The card's blocks for this member (controls only for who may run campaigns) and its
     notification text."""
+    return render(campaign, currency, can_run=permissions.has(actor, "manage_campaigns"))
+
+
+def render(campaign: Campaign, currency: str, *, can_run: bool) -> tuple[list[Block], str]:
+    """The card and its notification text, as posted and as the workers redraw it (the live
+    card is posted by someone who may run campaigns, so it keeps its controls)."""
     figures = service.figures(campaign)
-    blocks = campaign_card(
-        campaign, figures, currency, can_run=permissions.has(actor, "manage_campaigns")
-    )
+    blocks = campaign_card(campaign, figures, currency, can_run=can_run)
     text = f"{ref_label('campaign', campaign.id)} {campaign.name}: {figures.status}"
     return blocks, fallback(text)
 

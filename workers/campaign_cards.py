@@ -13,9 +13,9 @@ import logging
 
 from slack_sdk.errors import SlackApiError
 
-from bot.blocks.campaigns import campaign_card, finish_report
+from bot.blocks.campaigns import finish_report
+from bot.campaign_card import render
 from crm.campaigns import cards, service
-from crm.tenancy import ref_label
 from workers import slack
 
 log = logging.getLogger("crm.workers")
@@ -32,9 +32,7 @@ def on_progress(campaign_id: int, finished: bool) -> None:
 def _redraw(card: cards.Card) -> None:
     campaign = card.campaign
     company = slack.company(campaign.company_id)
-    figures = service.figures(campaign)
-    blocks = campaign_card(campaign, figures, company.currency, can_run=True)
-    text = f"{ref_label('campaign', campaign.id)} {campaign.name}: {figures.status}"
+    blocks, text = render(campaign, company.currency, can_run=True)
     try:
         slack.client_for(company).chat_update(
             channel=card.channel, ts=card.ts, text=text, blocks=blocks
