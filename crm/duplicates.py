@@ -30,7 +30,7 @@ from crm.errors import Conflict
 from crm.models import Company, Customer, Lead
 from crm.parsing import parse_email, parse_phone
 from crm.parsing.names import company_key as key_of_company
-from crm.parsing.names import normal_company, normal_name
+from crm.parsing.names import normal_name
 from crm.sql_cache import Statement
 from crm.tenancy import ref_label
 
@@ -164,7 +164,7 @@ def find_duplicates(
     if phone:
         phone = parse_phone(phone, "phone", phone_region(actor))
     name_key = normal_name(name)
-    company_key = normal_company(company_name)
+    company_key = key_of_company(company_name)  # what each record keeps in its company_key
 
     name_word = _longest_word(name_key) if name_key and not company_key else None
     if not (email or phone or company_key or name_word):
@@ -174,7 +174,7 @@ def find_duplicates(
         company_id=actor.company_id,
         email=email or None,
         phone=phone or None,
-        company_key=key_of_company(company_name),
+        company_key=company_key,
         name_word=name_word,
         exclude_id=exclude_id,
     )
@@ -190,7 +190,7 @@ def find_duplicates(
             reasons.append("same phone")
             ranks.append(_REASON_RANK["phone"])
         row_name = normal_name(row.name)
-        if normal_company(row.company_name) == company_key and names_close(row_name, name_key):
+        if row.company_key == company_key and names_close(row_name, name_key):
             kind = "same name" if row_name == name_key else "similar name"
             reasons.append(f"{kind} at {row.company_name}" if company_key else kind)
             ranks.append(_REASON_RANK["name"])

@@ -15,10 +15,10 @@ import time_machine
 
 from crm import audit, duplicates, idempotency, leads, tokens
 from crm.db import database
-from crm.duplicates import DuplicateFound, find_duplicates, names_close, normal_company
+from crm.duplicates import DuplicateFound, find_duplicates, names_close
 from crm.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from crm.models import AuditLog, Customer, IdempotencyKey, Lead, Opportunity, StageChange
-from crm.parsing.names import company_key
+from crm.parsing.names import company_key, normal_company
 
 
 def stages(lead_id: int) -> list[tuple[str | None, str]]:
