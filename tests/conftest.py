@@ -169,6 +169,33 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TestDB]:
         yield handle
 
 
+@pytest.fixture(params=[b for b in BACKENDS if b == "postgres"])
+def pg_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TestDB]:
+    """``db`` for what exists on PostgreSQL only (the connection pool, its round trips): such
+    a test runs once, on PostgreSQL, rather than being skipped on SQLite."""
+    with migrated_database(request, request.param, tmp_path) as handle:
+        yield handle
+
+
+@contextlib.contextmanager
+def round_trips() -> Iterator[list[str]]:
+    """The messages this thread's PostgreSQL connection sends while the block runs (one per
+    ``cursor.execute``: one message out, one answer back)."""
+    sent: list[str] = []
+
+    class Counting(psycopg2.extensions.cursor):
+        def execute(self, sql: Any, params: Any = None) -> Any:
+            sent.append(sql if isinstance(sql, str) else sql.decode())
+            return super().execute(sql, params)
+
+    conn = database.connection()
+    conn.cursor_factory = Counting
+    try:
+        yield sent
+    finally:
+        conn.cursor_factory = psycopg2.extensions.cursor
+
+
 # --- people --------------------------------------------------------------------------------
 
 

@@ -10,6 +10,7 @@ import pytest
 from peewee import OperationalError
 
 from crm.db import PostgresPool, database
+from tests.conftest import round_trips
 
 
 def _backend_pid() -> int:
@@ -27,10 +28,8 @@ def _terminate(url: str, pid: int) -> None:
 
 
 def test_recently_checked_in_connections_skip_the_ping(
-    db: Any, monkeypatch: pytest.MonkeyPatch
+    pg_db: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if db.backend != "postgres":
-        pytest.skip("the pool serves PostgreSQL only")
     pool = database.obj
     assert isinstance(pool, PostgresPool)
     pings: list[Any] = []
@@ -55,14 +54,14 @@ def test_recently_checked_in_connections_skip_the_ping(
     assert _backend_pid() == first and len(pings) == 1
     pool.close()
 
-    _terminate(db.url, first)  # the server drops it while it waits in the pool
+    _terminate(pg_db.url, first)  # the server drops it while it waits in the pool
     pool.connect()  # the ping finds it dead: discarded, a new connection instead
     second = _backend_pid()
     assert second != first and len(pings) == 2
     pool.close()
 
     monkeypatch.setattr(PostgresPool, "RECENT", 60.0)
-    _terminate(db.url, second)
+    _terminate(pg_db.url, second)
     pool.connect()  # recent, so not pinged: its first statement fails (an API answers 503)
     with pytest.raises(OperationalError):
         _backend_pid()
@@ -71,33 +70,16 @@ def test_recently_checked_in_connections_skip_the_ping(
     assert _backend_pid() not in (first, second)
 
 
-class _CountingCursor(psycopg2.extensions.cursor):
-    """Every ``execute`` is one message to the server and one answer back."""
-
-    sent: list[str] = []
-
-    def execute(self, sql: Any, params: Any = None) -> Any:
-        _CountingCursor.sent.append(sql if isinstance(sql, str) else sql.decode())
-        return super().execute(sql, params)
-
-
 def _round_trips(work: Any) -> list[str]:
-    conn = database.connection()
-    conn.cursor_factory = _CountingCursor
-    _CountingCursor.sent = []
-    try:
+    with round_trips() as sent:
         work()
-    finally:
-        conn.cursor_factory = psycopg2.extensions.cursor
-    return _CountingCursor.sent
+    return sent
 
 
-def test_begin_goes_with_the_first_statement(db: Any) -> None:
+def test_begin_goes_with_the_first_statement(pg_db: Any) -> None:
     """A transaction of two statements is three round trips (statement, statement, COMMIT),
     not four; one that sent nothing costs none; a failing first statement leaves no
     transaction open behind it."""
-    if db.backend != "postgres":
-        pytest.skip("the pool serves PostgreSQL only")
     database.connect(reuse_if_open=True)
 
     def two() -> None:
@@ -131,12 +113,10 @@ def test_begin_goes_with_the_first_statement(db: Any) -> None:
     assert _round_trips(lambda: database.execute_sql("SELECT 3")) == ["SELECT 3"]  # no BEGIN left
 
 
-def test_an_insert_nobody_reads_rides_with_the_next_statement(db: Any) -> None:
+def test_an_insert_nobody_reads_rides_with_the_next_statement(pg_db: Any) -> None:
     """``defer``: sent in front of the next statement, or of the COMMIT; dropped with a
     rollback; its error raised where it is sent, leaving nothing of the transaction; a %
     in its values arrives as it is."""
-    if db.backend != "postgres":
-        pytest.skip("the pool serves PostgreSQL only")
     pool = database.obj
     database.execute_sql("CREATE TEMP TABLE IF NOT EXISTS waits (v text PRIMARY KEY)")
     database.execute_sql("DELETE FROM waits")

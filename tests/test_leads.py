@@ -19,6 +19,7 @@ from crm.duplicates import DuplicateFound, find_duplicates, names_close
 from crm.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from crm.models import AuditLog, Customer, IdempotencyKey, Lead, Opportunity, StageChange
 from crm.parsing.names import company_key, normal_company
+from tests.conftest import round_trips
 
 
 def stages(lead_id: int) -> list[tuple[str | None, str]]:
@@ -234,29 +235,6 @@ def test_name_and_company_normalisation():
 # --- the cost of a create ------------------------------------------------------------------------
 
 
-class _RoundTrips:
-    """The messages a PostgreSQL connection sends while the block runs (one per execute)."""
-
-    def __enter__(self) -> list[str]:
-        import psycopg2.extensions
-
-        sent: list[str] = []
-
-        class Counting(psycopg2.extensions.cursor):
-            def execute(self, sql: Any, params: Any = None) -> Any:
-                sent.append(sql if isinstance(sql, str) else sql.decode())
-                return super().execute(sql, params)
-
-        self.conn = database.connection()
-        self.conn.cursor_factory = Counting
-        return sent
-
-    def __exit__(self, *exc: object) -> None:
-        import psycopg2.extensions
-
-        self.conn.cursor_factory = psycopg2.extensions.cursor
-
-
 def test_an_api_lead_create_sends_six_statements(db, acme, monkeypatch):
     """``POST /cms/crm/leads`` is the integrations' hottest write: its statements are pinned,
     so a query added on the way (a settings read, a second duplicate query, a SELECT after an
@@ -292,8 +270,8 @@ def test_an_api_lead_create_sends_six_statements(db, acme, monkeypatch):
             return bool(defer(sql, params))
 
         monkeypatch.setattr(database.obj, "defer", deferred)
-    trips = _RoundTrips() if db.backend == "postgres" else contextlib.nullcontext([])
-    with trips as round_trips:
+    trips = round_trips() if db.backend == "postgres" else contextlib.nullcontext([])
+    with trips as sent_messages:
         lead = create(1)
     monkeypatch.undo()
     # token, duplicate candidates (one query), lead, its first stage-history row, the two
@@ -302,8 +280,8 @@ def test_an_api_lead_create_sends_six_statements(db, acme, monkeypatch):
     if db.backend == "postgres":
         # BEGIN rides with the candidates query, the audit rows and search words with the
         # COMMIT (crm.db.PostgresPool): five round trips for six statements
-        assert len(round_trips) == 5, "\n".join(round_trips)
-        assert round_trips[-1].endswith("; COMMIT") and round_trips[1].startswith("BEGIN; ")
+        assert len(sent_messages) == 5, "\n".join(sent_messages)
+        assert sent_messages[-1].endswith("; COMMIT") and sent_messages[1].startswith("BEGIN; ")
     assert Lead.get_by_id(lead.id).email == "jane1@example.com"
     assert AuditLog.select().where(AuditLog.change_id == lead.change_id).count() == 2
     assert stages(lead.id) == [(None, "new")]
