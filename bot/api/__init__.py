@@ -68,7 +68,7 @@ DOCS_PAGE = """<!DOCTYPE html>
 
 def mount(app: Flask, settings: Any) -> None:
     """The ``bot.web.EXTENSIONS`` factory: every API route, the document and its page."""
-    install(app, settings)
+    install(app)
     document = json.dumps(openapi(), separators=(",", ":"))
 
     @app.get(f"{PREFIX}/openapi.json")

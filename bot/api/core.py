@@ -324,7 +324,7 @@ def _view(op: Operation) -> Callable[..., Response]:
     return view
 
 
-def install(app: Flask, settings: Any) -> None:
+def install(app: Flask) -> None:
     """Add every registered operation to ``app``, and JSON errors for the prefix's 404, 405,
     413 and malformed requests (Flask's own answers are HTML)."""
     for op in OPERATIONS:
