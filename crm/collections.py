@@ -257,4 +257,3 @@ def campaigns(
     if channel is not None:
         query = query.where(Campaign.channel == channel)
     return _page(query, Campaign, after, limit)
-

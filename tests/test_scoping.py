@@ -260,7 +260,9 @@ def _raw_sql(path: str, tree: ast.AST, schema: Schema) -> Iterator[str]:
     touches = re.compile(rf"\b(?:FROM|JOIN|UPDATE)\s+\"?({tables})\b", re.IGNORECASE)
     docstrings = _docstrings(tree)
     for node in ast.walk(tree):
-        if isinstance(node, ast.JoinedStr) or (isinstance(node, ast.Constant) and id(node) not in docstrings):
+        if isinstance(node, ast.JoinedStr) or (
+            isinstance(node, ast.Constant) and id(node) not in docstrings
+        ):
             text = _text(node)
         else:
             continue
@@ -322,7 +324,7 @@ def test_the_schema_is_read_from_the_models() -> None:
     assert {"cms_leads", "cms_orders"} <= s.tenant_tables
 
 
-PLANTED = '''\
+PLANTED = """\
 from crm import models
 from crm.models import Lead, Member as M, SlackInstallation, Company
 from peewee import SQL
@@ -357,7 +359,7 @@ def fine(actor, ids, team):
     h = "SELECT id FROM cms_leads WHERE company_id = %s AND id = %s"
     i = {}.get("x")
     return a, b, c, d, e, f, g, h, i
-'''
+"""
 
 
 def test_the_checker_catches_a_planted_unscoped_query() -> None:

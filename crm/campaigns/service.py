@@ -492,9 +492,9 @@ def start_due(now: datetime | None = None, limit: int = 100) -> list[int]:
             )
             if not won:
                 continue
-            campaign = Campaign.unscoped(why="the row the scan just moved").where(
-                Campaign.id == cid
-            ).get()
+            campaign = (
+                Campaign.unscoped(why="the row the scan just moved").where(Campaign.id == cid).get()
+            )
             actor = Actor.system(campaign.company_id, "worker")
             with change(actor) as ch:
                 before = snapshot(campaign)
