@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from crm.acting import Actor
 from crm.audit import ChangeSet, change, snapshot
 from crm.clock import to_utc, utcnow
-from crm.errors import ValidationError
+from crm.errors import ValidationError, cleaned
 from crm.models import (
     COMMUNICATION_TYPES,
     DIRECTIONS,
@@ -107,6 +107,14 @@ def _text(value: Any, field: str, limit: int) -> str:
     return check_text(value, field).strip()
 
 
+def _duration(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise ValidationError("duration", "expected minutes", hint="duration=30")
+    return parse_int(value, "duration", 1, 24 * 60)
+
+
 def log_communication(
     actor: Actor,
     *,
@@ -122,39 +130,38 @@ def log_communication(
     permalink: str | None = None,
 ) -> Communication:
     """Record a communication and apply rule 6 to the subject (and, for an opportunity, to
-    its lead and customer)."""
+    its lead and customer). Every field's form is checked, so several bad ones are named at
+    once."""
     now = utcnow()
-    kind = parse_choice(type, "type", COMMUNICATION_TYPES)
-    way = parse_choice(direction, "direction", DIRECTIONS)
-    body = _text(content, "content", MAX_CONTENT)
-    title = None if subject is None else (_text(subject, "subject", 255) or None)
-    when = _when(communicated_at, now)
-    duration = None
-    if duration_minutes is not None:
-        if isinstance(duration_minutes, bool):
-            raise ValidationError("duration", "expected minutes", hint="duration=30")
-        duration = parse_int(duration_minutes, "duration", 1, 24 * 60)
-    files = _attachments(attachments)
-    link = None if permalink is None else validate_url(permalink, "permalink")
+    given = cleaned(
+        type=lambda: parse_choice(type, "type", COMMUNICATION_TYPES),
+        direction=lambda: parse_choice(direction, "direction", DIRECTIONS),
+        content=lambda: _text(content, "content", MAX_CONTENT),
+        subject=lambda: None if subject is None else (_text(subject, "subject", 255) or None),
+        at=lambda: _when(communicated_at, now),
+        duration=lambda: _duration(duration_minutes),
+        attachments=lambda: _attachments(attachments),
+        permalink=lambda: None if permalink is None else validate_url(permalink, "permalink"),
+    )
     with change(actor) as ch:
         record = fetch_subject(actor, subject_type, subject_id)
         comm = Communication.create(
             company=actor.company_id,
             communicable_type=subject_type,
             communicable_id=record.id,
-            type=kind,
-            direction=way,
-            subject=title,
-            content=body,
-            communicated_at=when,
-            duration_minutes=duration,
-            attachments=files,
+            type=given["type"],
+            direction=given["direction"],
+            subject=given["subject"],
+            content=given["content"],
+            communicated_at=given["at"],
+            duration_minutes=given["duration"],
+            attachments=given["attachments"],
             author=actor.member_id,
-            permalink=link,
+            permalink=given["permalink"],
         )
         ch.created(comm)
         for touched in _contacted(actor, record):
-            _bump(ch, touched, when)
+            _bump(ch, touched, given["at"])
     comm.change_id = ch.change_id
     return comm
 

@@ -17,6 +17,8 @@ remains overdue; lying about lateness would hide it from the manager's view).
 from __future__ import annotations
 
 import enum
+import functools
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -26,7 +28,7 @@ from crm import permissions
 from crm.acting import Actor
 from crm.audit import change, snapshot
 from crm.clock import to_utc, utcnow
-from crm.errors import Conflict, ValidationError
+from crm.errors import Conflict, ValidationError, cleaned
 from crm.models import PRIORITIES, FollowUp
 from crm.parsing import check_text, parse_choice, parse_int
 from crm.tenancy import fetch, fetch_for_update, fetch_member, fetch_subject, ref_label
@@ -147,11 +149,15 @@ def create_follow_up(
     Anyone who can read the subject may add one (it is a note-to-self, not an edit of the
     subject). A due time already passed is accepted and is overdue at once.
     """
-    title = _title(title)
-    due = _moment(due_at, "due")
-    notes = _notes(notes)
-    priority = parse_choice(priority, "priority", PRIORITIES)
-    link = _permalink(permalink)
+    given = cleaned(
+        title=lambda: _title(title),
+        due=lambda: _moment(due_at, "due"),
+        notes=lambda: _notes(notes),
+        priority=lambda: parse_choice(priority, "priority", PRIORITIES),
+        permalink=lambda: _permalink(permalink),
+    )
+    title, due, notes, priority = given["title"], given["due"], given["notes"], given["priority"]
+    link = given["permalink"]
     now = utcnow()
     with change(actor) as ch:
         subject = fetch_subject(actor, subject_type, subject_id)
@@ -233,21 +239,24 @@ def update_follow_up(actor: Actor, fid: int, **fields: Any) -> FollowUp:
     A new due time decides the status as creation does (passed: ``overdue`` at once; ahead:
     ``pending`` again) and starts the reminders afresh (count, last reminder and snooze are
     cleared): it is a new occasion, so the overdue reminder may come again. A change that
-    changes nothing returns the follow-up with ``change_id`` ``None``.
+    changes nothing returns the follow-up with ``change_id`` ``None``. Every given field's
+    form is checked before anything is read, so several bad fields are named at once.
     """
     unknown = [k for k in fields if k not in FOLLOW_UP_FIELDS]
     if unknown:
         raise ValidationError(
             unknown[0], "cannot be changed here", hint=", ".join(FOLLOW_UP_FIELDS)
         )
-    values: dict[str, Any] = {}
-    if "title" in fields:
-        values["title"] = _title(fields["title"])
-    if "notes" in fields:
-        values["notes"] = _notes(fields["notes"])
-    if "priority" in fields:
-        values["priority"] = parse_choice(fields["priority"], "priority", PRIORITIES)
-    due = _moment(fields["due_at"], "due") if "due_at" in fields else None
+    parsers: dict[str, Callable[[Any], Any]] = {
+        "title": _title,
+        "notes": _notes,
+        "priority": lambda v: parse_choice(v, "priority", PRIORITIES),
+        "due_at": lambda v: _moment(v, "due"),
+    }
+    values = cleaned(
+        **{k: functools.partial(parse, fields[k]) for k, parse in parsers.items() if k in fields}
+    )
+    due = values.pop("due_at", None)
     with change(actor) as ch:
         fu = _open_for_change(actor, fid, "changed")
         if "assigned_to_id" in fields:

@@ -20,6 +20,8 @@ Stage rules (decided here, relied on by the Slack and API adapters):
 from __future__ import annotations
 
 import enum
+import functools
+from collections.abc import Callable
 from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
@@ -272,7 +274,8 @@ UPDATABLE_FIELDS = frozenset(
 
 
 def update_opportunity(actor: Actor, opp_id: int, **fields: Any) -> Opportunity:
-    """The API's PATCH: change any of :data:`UPDATABLE_FIELDS` in one change.
+    """The API's PATCH: change any of :data:`UPDATABLE_FIELDS` in one change. Every given
+    field's form is checked first, so a body with several bad fields names them all.
 
     ``probability=None`` returns the deal to its stage default. ``stage`` follows the same
     rules as :func:`move_stage` (a move to a closed stage goes through the won/lost actions);
@@ -283,23 +286,32 @@ def update_opportunity(actor: Actor, opp_id: int, **fields: Any) -> Opportunity:
         raise ValidationError(
             unknown[0], "cannot be changed here", hint=", ".join(sorted(UPDATABLE_FIELDS))
         )
+    parsers: dict[str, Callable[[Any], Any]] = {
+        "name": _name,
+        "amount": lambda v: parse_money(v, "amount"),
+        "expected_close_date": lambda v: (
+            None if v is None else parse_date(v, "expected_close_date", actor.tz)
+        ),
+        "stage": lambda v: parse_choice(v, "stage", OPPORTUNITY_STAGES),
+        "loss_reason": _reason,
+        "probability": lambda v: None if v is None else parse_percent(v, "probability"),
+    }
+    given = cleaned(
+        **{k: functools.partial(parse, fields[k]) for k, parse in parsers.items() if k in fields}
+    )
     with change(actor) as ch:
         opp = _locked(actor, opp_id)
         permissions.require_edit(actor, opp, _label(opp))
         before = snapshot(opp)
         closed = opp.stage in CLOSED_STAGES
-        if "name" in fields:
-            opp.name = _name(fields["name"])
-        if "amount" in fields:
+        if "name" in given:
+            opp.name = given["name"]
+        if "amount" in given:
             if opp.stage == "closed_won":
                 raise Conflict(f"{_label(opp)} is won; its amount is the amount of its order")
-            opp.amount = parse_money(fields["amount"], "amount")
-        if "expected_close_date" in fields and fields["expected_close_date"] is not None:
-            opp.expected_close_date = parse_date(
-                fields["expected_close_date"], "expected_close_date", actor.tz
-            )
-        elif "expected_close_date" in fields:
-            opp.expected_close_date = None
+            opp.amount = given["amount"]
+        if "expected_close_date" in given:
+            opp.expected_close_date = given["expected_close_date"]
         if "assigned_to_id" in fields:
             opp.assigned_to = _member_id(actor, fields["assigned_to_id"])
         if "customer_id" in fields:
@@ -312,19 +324,17 @@ def update_opportunity(actor: Actor, opp_id: int, **fields: Any) -> Opportunity:
             raise ValidationError(
                 "customer", "a deal needs a customer or a lead", hint="customer=C3 or lead=L12"
             )
-        if "loss_reason" in fields:
+        if "loss_reason" in given:
             if opp.stage != "closed_lost":
                 raise ValidationError("loss_reason", "only a lost deal has a loss reason")
-            opp.loss_reason = _reason(fields["loss_reason"])
-        if "stage" in fields:
-            target = parse_choice(fields["stage"], "stage", OPPORTUNITY_STAGES)
-            if target != opp.stage:
-                _move(ch, actor, opp, _open_stage(target))
-                closed = False
-        if "probability" in fields:
+            opp.loss_reason = given["loss_reason"]
+        if "stage" in given and given["stage"] != opp.stage:
+            _move(ch, actor, opp, _open_stage(given["stage"]))
+            closed = False
+        if "probability" in given:
             if closed:
                 raise Conflict(f"{_label(opp)} is closed; its probability is its outcome")
-            _set_probability(opp, fields["probability"])
+            _set_probability(opp, given["probability"])
         opp.save()
         ch.updated(opp, before)
         _record_close_date_move(ch, actor, opp, before["expected_close_date"])

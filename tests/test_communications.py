@@ -158,3 +158,23 @@ def test_list_newest_first_with_limit(acme: Workspace, deal: Opportunity, frozen
 def test_token_and_system_log_without_author(acme: Workspace, deal: Opportunity, frozen) -> None:
     comm = log(acme, "lead", deal.lead_id, actor=acme.system, type="Email", direction="Inbound")
     assert (comm.author_id, comm.type, comm.direction) == (None, "email", "inbound")
+
+
+def test_every_bad_field_is_named_at_once(acme: Workspace, frozen) -> None:
+    """An unknown type, a time in the future and a duration of zero are refused once, naming
+    each, and nothing is logged."""
+    from crm.errors import InvalidFields
+
+    lead = Lead.create(company=acme.company.id, name="Mwila")
+    with pytest.raises(InvalidFields) as err:
+        log(
+            acme,
+            "lead",
+            lead.id,
+            type="fax",
+            communicated_at=NOW + timedelta(days=2),
+            duration_minutes=0,
+        )
+    assert [e.field for e in err.value.errors] == ["type", "at", "duration"]
+    assert Communication.select().count() == 0
+    assert Lead.get_by_id(lead.id).last_contacted_at is None

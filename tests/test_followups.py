@@ -228,3 +228,21 @@ def test_aware_due_time_is_stored_as_utc(acme: Workspace, frozen) -> None:
     lusaka = due.astimezone(__import__("zoneinfo").ZoneInfo("Africa/Lusaka"))
     fu = create(acme, lead(acme), due_at=lusaka)
     assert FollowUp.get_by_id(fu.id).due_at == datetime(2026, 3, 11, 10, 0)
+
+
+def test_every_bad_field_is_named_at_once(acme: Workspace, frozen) -> None:
+    """A new follow-up with no title, no due time and an unknown priority is refused once,
+    naming each; so is an edit with two bad fields, which changes nothing."""
+    from crm.errors import InvalidFields
+
+    subject = lead(acme)
+    with pytest.raises(InvalidFields) as err:
+        create(acme, subject, title=" ", due_at="someday", priority="urgent")
+    assert [e.field for e in err.value.errors] == ["title", "due", "priority"]
+    assert FollowUp.select().count() == 0
+
+    fu = create(acme, subject)
+    with pytest.raises(InvalidFields) as err:
+        fus.update_follow_up(acme.actor(acme.rep), fu.id, title="", priority="urgent")
+    assert [e.field for e in err.value.errors] == ["title", "priority"]
+    assert FollowUp.get_by_id(fu.id).title == "Call back"

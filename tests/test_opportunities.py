@@ -388,3 +388,19 @@ def test_every_bad_field_of_a_new_deal_is_named_at_once(acme):
         opps.create_opportunity(actor, name="Deal", amount="lots", stage="won")
     assert [e.field for e in err.value.errors] == ["amount", "stage", "customer"]
     assert Opportunity.select().count() == 0
+
+
+def test_every_bad_field_of_a_deal_update_is_named_at_once(acme):
+    """A PATCH with a blank name, an amount that is no amount and an unknown stage is refused
+    once, naming each, and the deal is as it was."""
+    from crm.errors import InvalidFields
+
+    opp = deal(acme, acme.rep)
+    before = Opportunity.get_by_id(opp.id)
+    with pytest.raises(InvalidFields) as err:
+        opps.update_opportunity(
+            acme.actor(acme.rep), opp.id, name=" ", amount="lots", stage="haggling"
+        )
+    assert [e.field for e in err.value.errors] == ["name", "amount", "stage"]
+    after = Opportunity.get_by_id(opp.id)
+    assert (after.name, after.amount, after.stage) == (before.name, before.amount, before.stage)
