@@ -74,6 +74,12 @@ def test_invalid_body_lists_every_bad_field_and_changes_nothing(site: Site) -> N
     r = api.post("/leads", {"name": "Bad mail", "email": "not-an-email"})
     assert r.status == 422 and error(r)["field"] == "email"
 
+    # the service calls it company (as a rep types company=Acme); the body's name is kept
+    r = api.post("/leads", {"name": "Bell", "company_name": "Acme\u0007"})
+    assert r.status == 422, r.text
+    assert error(r)["field"] == "company_name"
+    assert error(r)["message"].startswith("company_name: contains the control character")
+
     # the service's own checks report every bad field in one answer as well
     r = api.post("/leads", {"name": "Two bad", "email": "not-an-email", "phone": "12"})
     assert r.status == 422, r.text

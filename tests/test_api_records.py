@@ -66,7 +66,7 @@ def test_opportunity_original_body_and_weighted_amount(site: Site) -> None:
     assert r.status == 404, r.text
     assert Opportunity.select().where(Opportunity.customer == theirs["id"]).count() == 0
     r = api.post("/opportunities", {"name": "Neither", "amount": 1})
-    assert r.status == 422 and error(r)["field"] == "customer"
+    assert r.status == 422 and error(r)["field"] == "customer_id"
 
 
 def test_communications_original_types_and_rule_6(site: Site) -> None:
@@ -288,3 +288,43 @@ def test_a_member_number_beyond_any_id_is_refused_not_a_server_error(site: Site)
         r = api.get(path)
         assert r.status == 422, (path, r.status, r.text)
         assert error(r)["field"] == "assigned_to"
+
+
+def test_service_checks_of_a_communication_and_a_deal_patch_name_every_bad_field(
+    site: Site,
+) -> None:
+    """Past the schema, the services' own checks (a time in the future, a control character, a
+    blank name or reason) are also listed together in one 422, each under the body's name of
+    its field (``communicated_at``, where a rep in Slack types ``at=``), and nothing changes."""
+    api = new_api(site)
+    lead = api.post("/leads", {"name": "Chanda Bwalya"}).json()["data"]
+    r = api.post(
+        "/communications",
+        {
+            "communicable_type": "lead",
+            "communicable_id": lead["id"],
+            "type": "call",
+            "content": "rang \u0007 twice",
+            "communicated_at": "2100-01-01 10:00:00",
+        },
+    )
+    assert r.status == 422, r.text
+    err = error(r)
+    assert [d["field"] for d in err["details"]] == ["content", "communicated_at"], r.text
+    assert "communicated_at: is in the future" in err["message"]
+    assert err["details"][1]["message"].startswith("communicated_at: is in the future")
+    assert (
+        api.get(f"/communications?communicable_type=lead&communicable_id={lead['id']}").json()[
+            "data"
+        ]
+        == []
+    )
+
+    customer = _customer(api)
+    opp = api.post(
+        "/opportunities", {"customer_id": customer["id"], "name": "Deal", "amount": 10}
+    ).json()["data"]
+    r = api.patch(f"/opportunities/{opp['id']}", {"name": " ", "amount": 20, "loss_reason": " "})
+    assert r.status == 422, r.text
+    assert [d["field"] for d in error(r)["details"]] == ["name", "loss_reason"]
+    assert api.get(f"/opportunities/{opp['id']}").json()["data"] == opp

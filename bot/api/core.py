@@ -268,13 +268,40 @@ def _read_query(op: Operation) -> Any:
         raise _invalid(exc, "query") from None
 
 
-def _crm_error(exc: CRMError) -> ApiError:
+# The services name a field as a rep types it in Slack (``company=Acme``, ``due=friday``); the
+# original bodies name it otherwise. A refusal names the body's field where the body has it.
+BODY_NAMES = {
+    "company": "company_name",
+    "due": "due_date",
+    "at": "communicated_at",
+    "duration": "duration_minutes",
+    "reason": "loss_reason",
+    "customer": "customer_id",
+    "lead": "lead_id",
+    "assign": "assigned_to",
+}
+
+
+def _named(op: Operation, field: str | None, message: str) -> tuple[str | None, str]:
+    """``field`` and ``message`` with the service's name of the field replaced by the body's."""
+    name = BODY_NAMES.get(field or "")
+    if field is None or name is None or op.body is None or name not in op.body.model_fields:
+        return field, message
+    if message.startswith(f"{field}: "):
+        message = f"{name}: {message[len(field) + 2 :]}"
+    return name, message
+
+
+def _crm_error(exc: CRMError, op: Operation) -> ApiError:
     extra: dict[str, Any] = {}
     if isinstance(exc, DuplicateFound) and exc.candidates:
         extra["ref"] = exc.candidates[0].ref
+    field, message = _named(op, exc.field, exc.message)
     if isinstance(exc, InvalidFields):  # every bad field, as a body's schema errors are
-        extra["details"] = [{"field": e.field, "message": e.message} for e in exc.errors]
-    return ApiError(exc.status, exc.code, exc.message, exc.field, **extra)
+        named = [_named(op, e.field, e.message) for e in exc.errors]
+        extra["details"] = [{"field": f, "message": m} for f, m in named]
+        message = "; ".join(m for _, m in named)
+    return ApiError(exc.status, exc.code, message, field, **extra)
 
 
 def _dispatch(op: Operation, path: dict[str, int]) -> Response:
@@ -300,7 +327,7 @@ def _run(op: Operation, call: Call) -> Response:
     try:
         result = op.handler(call)
     except CRMError as exc:
-        raise _crm_error(exc) from None
+        raise _crm_error(exc, op) from None
     status = op.status
     if isinstance(result, tuple):
         result, status = result
