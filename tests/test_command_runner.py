@@ -97,7 +97,11 @@ def test_commands_a_dead_handler_process_never_started_run_in_the_worker(
     web: WebProcess, fake: FakeSlack, db: TestDB
 ) -> None:
     """The handler process dies with a command in its pipe (frozen, then killed): the worker
-    runs that command itself, and gunicorn replaces the worker and its handler process."""
+    runs that command itself, and gunicorn replaces the worker and its handler process.
+
+    The worker hands the command over after the acknowledgement, so on a busy machine the kill
+    may come first: the worker then finds the process gone with nothing in its pipe and runs
+    the command without sending it. Either way the command runs once, in the worker."""
     (first,) = handler_pids(web)
     slack = SlackClient(web)
     url = fake.response_url("frozen")
@@ -107,7 +111,7 @@ def test_commands_a_dead_handler_process_never_started_run_in_the_worker(
     os.kill(first, signal.SIGKILL)
     answer = posted_to(fake, url)
     assert "Created L" in str(answer.args)
-    assert f"handler process {first} is gone with 1 job(s) unfinished" in web.log()
+    assert re.search(rf"handler process {first} is gone with [01] job\(s\) unfinished", web.log())
     second = handler_pids(web, 2)[1]
     assert second != first and Path(f"/proc/{second}").exists()
     assert "Created L" in str(slack.command('lead add "Barbara Liskov"', ME).json())
