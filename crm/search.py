@@ -56,6 +56,8 @@ def normal_words(text: str | None) -> list[str]:
     """``"Zoë O'Brien-Smith"`` -> ``["zoe", "o", "brien", "smith"]``."""
     if not text:
         return []
+    if text.isascii():  # nothing to decompose, no accent to drop
+        return [w[:TERM_LENGTH] for w in _WORD_RE.findall(text.lower())]
     folded = unicodedata.normalize("NFKD", text.casefold())
     folded = "".join(ch for ch in folded if not unicodedata.combining(ch))
     return [w[:TERM_LENGTH] for w in _WORD_RE.findall(folded)]

@@ -46,6 +46,8 @@ def _clean(raw: str) -> str:
     """NFKC-normalise, drop invisible format characters, strip. Why NFKC: members paste from
     phones and spreadsheets (full-width digits, non-breaking spaces, the Kelvin sign instead of
     K), and all of those mean the plain ASCII a parser expects."""
+    if raw.isascii():  # NFKC leaves ASCII as it is, and no format character is ASCII
+        return raw.strip()
     text = unicodedata.normalize("NFKC", raw)
     text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
     return text.strip()
