@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import multiprocessing
+import os
 import shutil
 import socket
 import statistics
@@ -102,14 +103,16 @@ def private_postgres(database: str) -> Iterator[str]:
     root = Path(tempfile.mkdtemp(prefix="crm-bench-pg-"))
     data, sock = root / "data", root / "sock"
     sock.mkdir()
-    shutil.chown(root, "postgres", "postgres")
-    shutil.chown(sock, "postgres", "postgres")
+    if os.geteuid() == 0:
+        shutil.chown(root, "postgres", "postgres")
+        shutil.chown(sock, "postgres", "postgres")
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
 
-    def as_postgres(*cmd: str) -> None:
-        subprocess.run(["runuser", "-u", "postgres", "--", *cmd], check=True, capture_output=True)
+    def as_postgres(*cmd: str) -> None:  # initdb refuses to run as root
+        user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        subprocess.run([*user, *cmd], check=True, capture_output=True)
 
     as_postgres(
         str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"

@@ -2,9 +2,12 @@
 
 Our side: ``POST /cms/crm/leads`` (the original body) and ``GET /cms/crm/leads?limit=10``
 served by gunicorn with the Procfile's configuration (``bot/gunicorn_conf.py``: 2 gthread
-workers x 8 threads unless ``--workers``/``--threads``), on PostgreSQL, with Redis for the
-rate limiter as in production (``--no-redis`` for the in-process limiter), driven by
-``../shared/peer/load.py --api seed`` (N closed-loop clients with keep-alive sessions).
+workers x 8 threads unless ``--workers``/``--threads``), on a PostgreSQL server of the run's
+own started as the peer's is (server defaults, autovacuum on; see
+:func:`bench._common.private_postgres`), with Redis for the rate limiter as in production
+(``--no-redis`` for the in-process limiter), driven by ``../shared/peer/load.py --api seed``
+(N closed-loop clients with keep-alive sessions). After the warm-up the tables are analysed,
+as autovacuum does on a production server within its first minute.
 The peer: ``../shared/peer/run.sh`` (django-crm's own lead API under its gunicorn, pool on,
 its private PostgreSQL and Redis), driven by the same ``load.py``, in the same sitting.
 
