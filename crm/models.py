@@ -457,6 +457,10 @@ class SearchTerm(TenantModel):
     derived: :mod:`crm.audit` rewrites a record's rows whenever a change touches it.
     """
 
+    # derived rows, ten or so written with every record: no id or timestamps of their own,
+    # which nothing reads (each was a value to send, and the id a sequence and an index too)
+    created_at = None
+    updated_at = None
     kind = CharField(max_length=1)  # l | c | o
     record_id = IntegerField()
     term = CharField(max_length=40)
@@ -464,6 +468,7 @@ class SearchTerm(TenantModel):
 
     class Meta:
         table_name = "cms_search_terms"
+        primary_key = False
         indexes = (
             # covering: a prefix match reads the index alone (weight and id are in it)
             (("company", "kind", "term", "weight", "record_id"), False),

@@ -295,7 +295,9 @@ def fingerprint(company_id: int) -> dict[str, list[tuple[Any, ...]]]:
     }
     for model in ALL_MODELS:
         if issubclass(model, TenantModel):
-            query = model.select().where(model.company == company_id).order_by(model.id)
+            key = model._meta.primary_key  # the word index has none: all its columns instead
+            order = [key] if key else model._meta.sorted_fields
+            query = model.select().where(model.company == company_id).order_by(*order)
             rows[model._meta.table_name] = list(query.tuples())
     return rows
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
+
+import pytest
 from peewee import Database, PostgresqlDatabase, SqliteDatabase
 from playhouse.schema_diff import diff_models
 
 from crm.models import ALL_MODELS
 from crm.schema import MIGRATIONS_DIR, pending
-from tests.conftest import _pg_admin
+from tests.conftest import BACKENDS, _pg_admin
 
 
 def _columns(db: Database, table: str) -> dict[str, tuple[str, bool, bool]]:
@@ -85,3 +88,57 @@ def test_company_key_migration_fills_the_existing_rows(tmp_path):
         got = [k for (k,) in scratch.execute_sql(f"SELECT company_key FROM {table} ORDER BY id")]
         assert got == [company_key(n) for n in names] == ["acme", "zoë trading", None, "globex"]
     scratch.close()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_search_words_keep_their_rows_through_0011_and_back(backend, tmp_path):
+    """0011 rebuilds the word index without its id and timestamps (SQLite cannot drop a
+    primary-key column): every word is still there after it, and after its down() too."""
+    from playhouse.migrations import Runner
+
+    name = f"crm_test_migrate_{uuid.uuid4().hex[:10]}"
+    if backend == "postgres":
+        _pg_admin(f'CREATE DATABASE "{name}"')
+        scratch: Database = PostgresqlDatabase(name, host="127.0.0.1", user="postgres")
+    else:
+        scratch = SqliteDatabase(str(tmp_path / "upgrade.db"))
+    try:
+        runner = Runner(scratch, directory=str(MIGRATIONS_DIR))
+        runner.up("0010_keyset_pages")
+        scratch.execute_sql("INSERT INTO cms_companies (created_at, updated_at, team_id, name, "
+                            "currency, phone_region, timezone) VALUES (CURRENT_TIMESTAMP, "
+                            "CURRENT_TIMESTAMP, 'T1', 'x', 'ZMW', 'ZM', 'UTC')")  # fmt: skip
+        (company,) = scratch.execute_sql("SELECT id FROM cms_companies").fetchone()
+        words = [
+            (company, "l", 7, "jane", 4),
+            (company, "l", 7, "doe", 4),
+            (company, "c", 9, "acme", 2),
+        ]
+        for word in words:
+            scratch.execute_sql(
+                "INSERT INTO cms_search_terms (created_at, updated_at, company_id, kind, "
+                "record_id, term, weight) VALUES (CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, "
+                + ", ".join([scratch.param] * 5)
+                + ")",
+                word,
+            )
+
+        def stored() -> list[tuple[object, ...]]:
+            return sorted(
+                scratch.execute_sql(
+                    "SELECT company_id, kind, record_id, term, weight FROM cms_search_terms"
+                ).fetchall()
+            )
+
+        runner.up()
+        assert stored() == sorted(words)
+        assert set(_columns(scratch, "cms_search_terms")) == {
+            "company_id", "kind", "record_id", "term", "weight"
+        }  # fmt: skip
+        runner.down()
+        assert stored() == sorted(words)
+        assert {"id", "created_at", "updated_at"} <= set(_columns(scratch, "cms_search_terms"))
+    finally:
+        scratch.close()
+        if backend == "postgres":
+            _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
