@@ -130,12 +130,12 @@ def test_search_words_keep_their_rows_through_0011_and_back(backend, tmp_path):
                 ).fetchall()
             )
 
-        runner.up()
+        runner.up("0011_search_terms_slim")
         assert stored() == sorted(words)
         assert set(_columns(scratch, "cms_search_terms")) == {
             "company_id", "kind", "record_id", "term", "weight"
         }  # fmt: skip
-        runner.down()
+        runner.down("0011_search_terms_slim")
         assert stored() == sorted(words)
         assert {"id", "created_at", "updated_at"} <= set(_columns(scratch, "cms_search_terms"))
     finally:
