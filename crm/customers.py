@@ -16,7 +16,6 @@ Decisions where the spec is silent:
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -31,7 +30,7 @@ from crm.campaigns import conversions
 from crm.clock import to_utc, utcnow
 from crm.db import database
 from crm.duplicates import phone_region, refuse_duplicates
-from crm.errors import Conflict, ValidationError, cleaned
+from crm.errors import Conflict, ValidationError, cleaned, cleaned_fields
 from crm.leads import (
     ASSIGN_TO_ACTOR,
     Assignee,
@@ -160,7 +159,7 @@ def update_customer(actor: Actor, customer_id: int, **fields: Any) -> Customer:
         "unsubscribed": _clean_channels,
         "assigned_to_id": lambda v: resolve_assignee(actor, v),
     }
-    values = cleaned(**{name: functools.partial(cleaners[name], v) for name, v in fields.items()})
+    values = cleaned_fields(cleaners, fields)
     if "assigned_to_id" in values:
         values["assigned_to"] = values.pop("assigned_to_id")
     with change(actor) as ch:

@@ -17,7 +17,6 @@ remains overdue; lying about lateness would hide it from the manager's view).
 from __future__ import annotations
 
 import enum
-import functools
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -28,7 +27,7 @@ from crm import permissions
 from crm.acting import Actor
 from crm.audit import change, snapshot
 from crm.clock import to_utc, utcnow
-from crm.errors import Conflict, ValidationError, cleaned
+from crm.errors import Conflict, ValidationError, cleaned, cleaned_fields
 from crm.models import PRIORITIES, FollowUp
 from crm.parsing import check_text, parse_choice, parse_int
 from crm.tenancy import fetch, fetch_for_update, fetch_member, fetch_subject, ref_label
@@ -253,9 +252,7 @@ def update_follow_up(actor: Actor, fid: int, **fields: Any) -> FollowUp:
         "priority": lambda v: parse_choice(v, "priority", PRIORITIES),
         "due_at": lambda v: _moment(v, "due"),
     }
-    values = cleaned(
-        **{k: functools.partial(parse, fields[k]) for k, parse in parsers.items() if k in fields}
-    )
+    values = cleaned_fields(parsers, fields)
     due = values.pop("due_at", None)
     with change(actor) as ch:
         fu = _open_for_change(actor, fid, "changed")

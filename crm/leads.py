@@ -26,7 +26,6 @@ Probability is the member's estimate and is never changed by a status move.
 from __future__ import annotations
 
 import enum
-import functools
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, Final
@@ -39,7 +38,7 @@ from crm.audit import ChangeSet, change, snapshot
 from crm.clock import utcnow
 from crm.db import database
 from crm.duplicates import phone_region, refuse_duplicates
-from crm.errors import Conflict, NotFound, ValidationError, cleaned
+from crm.errors import Conflict, NotFound, ValidationError, cleaned, cleaned_fields
 from crm.models import (
     LEAD_SOURCES,
     LEAD_STATUSES,
@@ -339,7 +338,7 @@ def update_lead(actor: Actor, lead_id: int, **fields: Any) -> Lead:
     region = phone_region(actor) if fields.get("phone") else None
     cleaners["phone"] = lambda v: clean_phone(v, region) if v else None  # type: ignore[arg-type]
     cleaners["assigned_to_id"] = lambda v: resolve_assignee(actor, v)
-    values = cleaned(**{name: functools.partial(cleaners[name], v) for name, v in fields.items()})
+    values = cleaned_fields(cleaners, fields)
     if "assigned_to_id" in values:
         values["assigned_to"] = values.pop("assigned_to_id")
     with change(actor) as ch:

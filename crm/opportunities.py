@@ -20,7 +20,6 @@ Stage rules (decided here, relied on by the Slack and API adapters):
 from __future__ import annotations
 
 import enum
-import functools
 from collections.abc import Callable
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -31,7 +30,7 @@ from crm import idempotency, permissions
 from crm.acting import Actor
 from crm.audit import ChangeSet, change, snapshot
 from crm.clock import to_local, to_utc, utcnow
-from crm.errors import Conflict, NotFound, ValidationError, cleaned
+from crm.errors import Conflict, NotFound, ValidationError, cleaned, cleaned_fields
 from crm.models import (
     CLOSED_STAGES,
     OPEN_STAGES,
@@ -134,6 +133,10 @@ def _member_id(actor: Actor, value: Any, field: str = "assigned_to") -> int | No
     return member.id if member else None
 
 
+def _expected_close(value: Any, actor: Actor) -> date | None:
+    return None if value is None else parse_date(value, "expected_close_date", actor.tz)
+
+
 def _today(actor: Actor) -> date:
     return _local_date(utcnow(), actor.tz)
 
@@ -186,11 +189,7 @@ def create_opportunity(
         amount=lambda: parse_money(amount, "amount"),
         stage=lambda: _open_stage(stage),
         probability=lambda: parse_percent(probability, "probability") if explicit else None,
-        expected_close_date=lambda: (
-            None
-            if expected_close_date is None
-            else parse_date(expected_close_date, "expected_close_date", actor.tz)
-        ),
+        expected_close_date=lambda: _expected_close(expected_close_date, actor),
         subject=lambda: _one_subject(customer_id, lead_id),
     )
     name, amount, stage = given["name"], given["amount"], given["stage"]
@@ -289,16 +288,12 @@ def update_opportunity(actor: Actor, opp_id: int, **fields: Any) -> Opportunity:
     parsers: dict[str, Callable[[Any], Any]] = {
         "name": _name,
         "amount": lambda v: parse_money(v, "amount"),
-        "expected_close_date": lambda v: (
-            None if v is None else parse_date(v, "expected_close_date", actor.tz)
-        ),
+        "expected_close_date": lambda v: _expected_close(v, actor),
         "stage": lambda v: parse_choice(v, "stage", OPPORTUNITY_STAGES),
         "loss_reason": _reason,
         "probability": lambda v: None if v is None else parse_percent(v, "probability"),
     }
-    given = cleaned(
-        **{k: functools.partial(parse, fields[k]) for k, parse in parsers.items() if k in fields}
-    )
+    given = cleaned_fields(parsers, fields)
     with change(actor) as ch:
         opp = _locked(actor, opp_id)
         permissions.require_edit(actor, opp, _label(opp))
